@@ -1,0 +1,25 @@
+/** Resource identity: a kind (dotted noun) and a name unique within that kind on one host. */
+
+export const RESOURCE_KINDS = [
+  "systemd.unit",
+  "compose.service",
+  "npm.proxyHost",
+  "ufw.rule",
+  "cloudflare.record",
+] as const;
+
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+export interface ResourceRef {
+  kind: ResourceKind;
+  name: string;
+}
+
+/** Stable string key for maps and the journal: `kind/name`. */
+export function refKey(ref: ResourceRef): string {
+  return `${ref.kind}/${ref.name}`;
+}
+
+export function formatRef(ref: ResourceRef): string {
+  return `${ref.kind} ${ref.name}`;
+}
