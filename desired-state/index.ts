@@ -1,0 +1,35 @@
+import type { Finding } from "../reconciler/core/findings.js";
+import type { HostFacts, ResolvedHost } from "../reconciler/core/resources.js";
+import { loadRepo, selectHost, type LoadedHost } from "./load.js";
+import { resolveHost } from "./resolve.js";
+import { checkHost } from "./semantic.js";
+
+export interface DesiredStateResult {
+  /** Present only when there is no error finding. */
+  resolved?: ResolvedHost;
+  host?: LoadedHost;
+  hosts: string[];
+  findings: Finding[];
+}
+
+/**
+ * Load, check and resolve the desired state of one host from a repo directory. Every problem is returned as a
+ * finding with file:line:column; nothing on the host is touched.
+ */
+export async function loadDesiredState(repoRoot: string, options: { host?: string; facts?: HostFacts } = {}): Promise<DesiredStateResult> {
+  const repo = await loadRepo(repoRoot);
+  const hosts = repo.hosts.map((h) => h.doc.metadata.name);
+  const findings = [...repo.findings];
+  if (repo.hosts.length === 0) return { hosts, findings };
+  const selected = selectHost(repo, options.host);
+  if (!("doc" in selected)) return { hosts, findings: [...findings, selected] };
+  const checked = await checkHost(selected, repoRoot);
+  findings.push(...checked.findings);
+  if (selected.schemaFailed || findings.some((f) => f.severity === "error")) return { host: selected, hosts, findings };
+  const resolved = resolveHost({ doc: selected.doc, repoRoot, files: checked.files, facts: options.facts ?? {} });
+  return { resolved, host: selected, hosts, findings };
+}
+
+export { loadRepo, selectHost } from "./load.js";
+export { resolveHost } from "./resolve.js";
+export { checkHost } from "./semantic.js";

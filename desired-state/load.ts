@@ -1,0 +1,218 @@
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
+import type { z } from "zod";
+import type { Finding, SourceLocation } from "../reconciler/core/findings.js";
+import { MAX_DESIRED_STATE_BYTES, readRepoFile, RepoFileError } from "./repo-files.js";
+import { repairForDiagnostics } from "./repair.js";
+import { hostSchema, type HostDoc } from "./schema.js";
+
+/** YAML aliases expand at most this many times per document: an alias bomb is an error, not an OOM. */
+export const MAX_ALIAS_COUNT = 100;
+
+export type PathSegment = string | number;
+
+/** A Host document as loaded: the parsed value plus a way back to file:line:column for any field path. */
+export interface LoadedHost {
+  doc: HostDoc;
+  /** The document failed the schema: `doc` is a repaired copy, good for more diagnostics only, never a plan. */
+  schemaFailed?: string[];
+  file: string;
+  locate(path: PathSegment[]): SourceLocation;
+}
+
+export interface LoadedRepo {
+  root: string;
+  hosts: LoadedHost[];
+  findings: Finding[];
+}
+
+export function formatPath(p: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of p) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+function locator(file: string, doc: Document, lines: LineCounter): (p: PathSegment[]) => SourceLocation {
+  return (p) => {
+    // Walk down as far as the path exists; a missing key points at its parent.
+    let node: unknown = doc.contents;
+    let offset = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+    for (const seg of p) {
+      if (isMap(node)) {
+        const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
+        if (!pair) break;
+        const target = isNode(pair.value) ? pair.value : pair.key;
+        node = pair.value;
+        offset = (target as { range?: [number, number, number] }).range?.[0] ?? offset;
+      } else if (isSeq(node) && typeof seg === "number") {
+        const item = node.items[seg];
+        if (!isNode(item)) break;
+        node = item;
+        offset = item.range?.[0] ?? offset;
+      } else break;
+    }
+    const pos = lines.linePos(offset);
+    return { file, line: pos.line, column: pos.col };
+  };
+}
+
+function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
+  let v: unknown = data;
+  for (const seg of p) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[seg];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+/** Words a user understands for one zod issue. */
+export function issueMessage(issue: z.core.$ZodIssue, data: unknown): { path: PropertyKey[]; message: string } {
+  const p = [...issue.path];
+  const got = valueAt(data, p);
+  switch (issue.code) {
+    case "invalid_value":
+      return issue.values.length === 1
+        ? { path: p, message: `must be ${describe(issue.values[0])} (got ${describe(got)})` }
+        : { path: p, message: `must be one of ${issue.values.join(", ")} (got ${describe(got)})` };
+    case "invalid_type":
+      return got === undefined
+        ? { path: p, message: "is required" }
+        : { path: p, message: `must be ${issue.expected === "object" ? "a mapping" : issue.expected === "array" ? "a list" : `a ${issue.expected}`} (got ${describe(got)})` };
+    case "unrecognized_keys":
+      return {
+        path: [...p, issue.keys[0] ?? ""],
+        message: `unknown key${issue.keys.length > 1 ? `s ${issue.keys.join(", ")}` : ""} (not part of tack/v1; see README "Format reference")`,
+      };
+    case "too_small":
+      return { path: p, message: issue.origin === "array" ? `needs at least ${String(issue.minimum)} item(s)` : `must be at least ${String(issue.minimum)} (got ${describe(got)})` };
+    case "too_big":
+      return { path: p, message: issue.origin === "string" ? `is longer than ${String(issue.maximum)} characters` : `must be at most ${String(issue.maximum)} (got ${describe(got)})` };
+    case "invalid_format":
+      return { path: p, message: `${issue.message.startsWith("Invalid") ? `must be a valid ${issue.format}` : issue.message} (got ${describe(got)})` };
+    default:
+      return { path: p, message: `${issue.message}${got !== undefined && typeof got !== "object" ? ` (got ${describe(got)})` : ""}` };
+  }
+}
+
+async function desiredStateFiles(root: string): Promise<string[]> {
+  const files = ["tack.yaml"];
+  const hostsDir = await readdir(path.join(root, "hosts")).catch(() => [] as string[]);
+  for (const f of hostsDir.sort()) if (/\.ya?ml$/.test(f)) files.push(`hosts/${f}`);
+  return files;
+}
+
+/** Parse one file's documents; every YAML or schema problem becomes a Finding with file:line:column. */
+export function parseHostFile(file: string, text: string): { hosts: LoadedHost[]; findings: Finding[] } {
+  const lines = new LineCounter();
+  const findings: Finding[] = [];
+  const hosts: LoadedHost[] = [];
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (!Array.isArray(docs)) return { hosts, findings }; // an empty stream
+  for (const doc of docs) {
+    const yamlErrors = [...doc.errors];
+    for (const e of yamlErrors) {
+      const pos = lines.linePos(e.pos[0]);
+      findings.push({
+        id: "yaml",
+        severity: "error",
+        message: `invalid YAML: ${e.message.split("\n")[0]}`,
+        location: { file, line: pos.line, column: pos.col },
+      });
+    }
+    if (yamlErrors.length) continue;
+    if (doc.contents === null) continue; // an empty document between separators
+    const locate = locator(file, doc, lines);
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      findings.push({
+        id: "yaml",
+        severity: "error",
+        message: `refused: ${(err as Error).message} (YAML aliases are limited to ${MAX_ALIAS_COUNT} expansions)`,
+        location: locate([]),
+      });
+      continue;
+    }
+    const parsed = hostSchema.safeParse(data);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const { path: p, message } = issueMessage(issue, data);
+        const segs = p.filter((s): s is string | number => typeof s !== "symbol");
+        findings.push({ id: "schema", severity: "error", message, path: formatPath(segs), location: locate(segs) });
+      }
+      const repaired = repairForDiagnostics(hostSchema, data, parsed.error.issues);
+      if (repaired) hosts.push({ doc: repaired, file, locate, schemaFailed: parsed.error.issues.map((i) => formatPath(i.path.filter((x): x is string | number => typeof x !== "symbol"))) });
+      continue;
+    }
+    hosts.push({ doc: parsed.data, file, locate });
+  }
+  return { hosts, findings };
+}
+
+/** Load every Host of a desired-state repo: `tack.yaml` (one or more documents) and `hosts/*.yaml`. */
+export async function loadRepo(root: string): Promise<LoadedRepo> {
+  const findings: Finding[] = [];
+  const hosts: LoadedHost[] = [];
+  for (const file of await desiredStateFiles(root)) {
+    let text: string;
+    try {
+      text = await readRepoFile(root, file, MAX_DESIRED_STATE_BYTES);
+    } catch (err) {
+      if (file === "tack.yaml" || !(err instanceof RepoFileError)) {
+        findings.push({ id: "file", severity: "error", message: (err as Error).message, location: { file, line: 1, column: 1 } });
+      }
+      continue;
+    }
+    const r = parseHostFile(file, text);
+    hosts.push(...r.hosts);
+    findings.push(...r.findings);
+  }
+  const seen = new Map<string, LoadedHost>();
+  for (const h of hosts) {
+    const prev = seen.get(h.doc.metadata.name);
+    if (prev) {
+      findings.push({
+        id: "fleet",
+        severity: "error",
+        message: `host "${h.doc.metadata.name}" is declared twice (also at ${prev.file}:${prev.locate(["metadata", "name"]).line})`,
+        path: "metadata.name",
+        location: h.locate(["metadata", "name"]),
+      });
+    } else seen.set(h.doc.metadata.name, h);
+  }
+  if (hosts.length === 0 && findings.length === 0) {
+    findings.push({ id: "file", severity: "error", message: "no Host document found", location: { file: "tack.yaml", line: 1, column: 1 } });
+  }
+  return { root, hosts, findings };
+}
+
+/** Pick the Host this agent reconciles: by name, or the lone one. */
+export function selectHost(repo: LoadedRepo, name?: string): LoadedHost | Finding {
+  if (name) {
+    const h = repo.hosts.find((x) => x.doc.metadata.name === name);
+    return (
+      h ?? {
+        id: "fleet",
+        severity: "error",
+        message: `no Host named "${name}" (hosts: ${repo.hosts.map((x) => x.doc.metadata.name).join(", ") || "none"})`,
+      }
+    );
+  }
+  if (repo.hosts.length === 1) return repo.hosts[0]!;
+  return {
+    id: "fleet",
+    severity: "error",
+    message: `the repo declares ${repo.hosts.length} hosts (${repo.hosts.map((x) => x.doc.metadata.name).join(", ")}): choose one with --host NAME`,
+  };
+}
