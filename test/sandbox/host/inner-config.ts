@@ -1,0 +1,13 @@
+import type { CgroupHierarchy } from "./cgroups.js";
+import type { Part } from "./parts.js";
+
+/** What the launcher hands to the process that sets the host up inside the namespaces (env var, JSON). */
+export interface InnerConfig {
+  dir: string;
+  parts: Part[];
+  cgroups: CgroupHierarchy[];
+  command: string[];
+  cwd: string;
+}
+
+export const INNER_CONFIG_VAR = "TACK_SANDBOX_INNER_CONFIG";
