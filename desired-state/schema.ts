@@ -118,7 +118,11 @@ const dnsRecordSchema = z.strictObject({
   name: hostname,
   type: z.enum(["A", "AAAA", "CNAME", "TXT", "MX", "CAA", "SRV", "NS"]),
   content: z.string().min(1),
-  ttl: z.union([z.literal(1), z.number().int().min(60).max(86400)], { error: "must be 1 (automatic) or 60 to 86400" }).optional(),
+  ttl: z
+    .number()
+    .int()
+    .refine((v) => v === 1 || (v >= 60 && v <= 86400), { message: "must be 1 (automatic) or 60 to 86400" })
+    .optional(),
   proxied: z.boolean().optional(),
   comment: z.string().max(90).optional(),
   adopt: z.boolean().default(false),
