@@ -1,0 +1,109 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DesiredComposeService, DesiredSystemdUnit } from "../../reconciler/core/resources.js";
+import type { ExecaRunner } from "../../reconciler/core/runner.js";
+
+/**
+ * Small fixtures for the runtime drivers' sandbox tests (units, compose, handoff): a busybox HTTP server as
+ * a user unit or as a compose service, serving a health file.
+ */
+
+export const BUSYBOX = "/bin/busybox";
+
+export function writeHealthDir(dir: string, body: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "health"), body);
+  return dir;
+}
+
+export function busyboxUnit(o: { description: string; port: number; dir: string; extra?: string }): string {
+  return [
+    "[Unit]",
+    `Description=${o.description}`,
+    "",
+    "[Service]",
+    `ExecStart=${BUSYBOX} httpd -f -p 127.0.0.1:${o.port} -h ${o.dir}`,
+    ...(o.extra ? [o.extra] : []),
+    "",
+    "[Install]",
+    "WantedBy=default.target",
+    "",
+  ].join("\n");
+}
+
+export function desiredUnit(name: string, content: string, over: Partial<DesiredSystemdUnit> = {}): DesiredSystemdUnit {
+  return {
+    kind: "systemd.unit",
+    name,
+    systemdScope: "user",
+    file: { path: `units/${name}`, content },
+    present: true,
+    enabled: true,
+    active: true,
+    scope: "api",
+    ...over,
+  };
+}
+
+export interface ComposeServiceSpec {
+  name: string;
+  /** Port busybox listens on inside the container; published on 127.0.0.1:<publish> when given. */
+  port: number;
+  publish?: number;
+  image?: string;
+  restart?: string;
+  /** Appended to the served health file, to change the config (and hash) of a service. */
+  environment?: Record<string, string>;
+}
+
+/** Writes `<dir>/docker-compose.yml` (v1 and v2 both read version 2.4) and the busybox health dir. */
+export function writeComposeProject(dir: string, services: ComposeServiceSpec[], image: string): string {
+  mkdirSync(dir, { recursive: true });
+  const lines = ["version: '2.4'", "services:"];
+  for (const s of services) {
+    lines.push(`  ${s.name}:`);
+    lines.push(`    image: ${s.image ?? image}`);
+    lines.push(`    command: ["busybox", "httpd", "-f", "-p", "${s.port}", "-h", "/www"]`);
+    lines.push(`    restart: ${s.restart ?? "always"}`);
+    lines.push(`    volumes: ["./www:/www:ro"]`);
+    if (s.publish) lines.push(`    ports: ["127.0.0.1:${s.publish}:${s.port}"]`);
+    if (s.environment) {
+      lines.push("    environment:");
+      for (const [k, v] of Object.entries(s.environment)) lines.push(`      ${k}: "${v}"`);
+    }
+  }
+  const file = join(dir, "docker-compose.yml");
+  writeFileSync(file, lines.join("\n") + "\n");
+  writeHealthDir(join(dir, "www"), "docker ok\n");
+  return file;
+}
+
+export function desiredService(project: string, service: string, file: string, over: Partial<DesiredComposeService> = {}): DesiredComposeService {
+  return {
+    kind: "compose.service",
+    name: `${project}/${service}`,
+    project,
+    service,
+    files: [file],
+    workingDir: join(file, ".."),
+    env: {},
+    state: "running",
+    scope: "api",
+    ...over,
+  };
+}
+
+/** Commands that changed the host since `mark` (an index into runner.history). */
+export function mutationsSince(runner: ExecaRunner, mark: number): string[] {
+  return runner.history.slice(mark).filter((r) => r.mutates).map((r) => [r.file, ...r.args].join(" "));
+}
+
+export async function httpOk(url: string, timeoutMs = 300): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel().catch(() => undefined);
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
