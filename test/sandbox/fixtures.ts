@@ -79,7 +79,10 @@ export interface HttpProbe {
   error?: string;
 }
 
-/** One HTTP GET with busybox wget inside `container`; status parsed from `-S` (server response) output. */
+/**
+ * One HTTP GET with busybox wget inside `container`; the status is parsed from its `-S` output. The time
+ * limit is busybox `timeout`, not `wget -T`: Debian 12's busybox-static wget segfaults on -T (exit 139).
+ */
 export async function requestFromContainer(
   container: string,
   url: string,
@@ -89,14 +92,16 @@ export async function requestFromContainer(
 ): Promise<HttpProbe> {
   const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
   const headerArgs = Object.entries(headers).flatMap(([k, v]) => ["--header", `${k}: ${v}`]);
-  const r = await run.run("docker", ["exec", container, "wget", "-S", "-q", "-O", "-", "-T", String(secs), ...headerArgs, url], {
-    okExitCodes: [0, 1],
-    timeoutMs: timeoutMs + 10_000,
-  }).catch((e: unknown) => ({ exitCode: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) }));
+  const argv = ["exec", container, "timeout", "-s", "KILL", String(secs), "wget", "-S", "-q", "-O", "-", ...headerArgs, url];
+  const r = await run
+    .run("docker", argv, { okExitCodes: [0, 1, 124, 137, 143], timeoutMs: timeoutMs + 10_000 })
+    .catch((e: unknown) => ({ exitCode: -1, stdout: "", stderr: e instanceof Error ? e.message : String(e) }));
   const statuses = [...r.stderr.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1]));
   const status = statuses.at(-1);
   const ok = r.exitCode === 0 && status !== undefined && status < 400;
-  const error = ok ? undefined : r.stderr.split("\n").filter((l) => /wget:|timed out|error/i.test(l)).join("; ") || r.stderr.trim();
+  let error: string | undefined;
+  if ([124, 137, 143].includes(r.exitCode)) error = `timed out after ${secs} s`;
+  else if (!ok) error = r.stderr.split("\n").filter((l) => /wget:|error/i.test(l)).join("; ") || r.stderr.trim() || `exit ${r.exitCode}`;
   return { ok, status, body: r.stdout, ...(error === undefined ? {} : { error }) };
 }
 
