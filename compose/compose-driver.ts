@@ -156,7 +156,7 @@ export class ComposeDriver implements Driver<DesiredComposeService, ObservedServ
   private dockerError(err: unknown, names: string[]): Error {
     if (err instanceof CommandError && UNREACHABLE.test(err.stderr + err.stdout)) {
       return new TransientError(
-        `Docker is unreachable (DOCKER_HOST=${process.env.DOCKER_HOST ?? "default socket"}) for ${names.map((n) => `compose.service ${n}`).join(", ")}: ${err.stderr.trim().split("\n").pop()}`,
+        `Docker is unreachable for ${names.map((n) => `compose.service ${n}`).join(", ")}: ${err.stderr.trim().split("\n").pop()}`,
         { cause: err },
       );
     }

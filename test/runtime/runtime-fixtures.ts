@@ -63,8 +63,10 @@ export function writeComposeProject(dir: string, services: ComposeServiceSpec[],
   for (const s of services) {
     lines.push(`  ${s.name}:`);
     lines.push(`    image: ${s.image ?? image}`);
-    lines.push(`    command: ["busybox", "httpd", "-f", "-p", "${s.port}", "-h", "/www"]`);
+    lines.push(`    command: ["/bin/busybox", "httpd", "-f", "-p", "${s.port}", "-h", "/www"]`);
     lines.push(`    restart: ${s.restart ?? "always"}`);
+    // busybox httpd as pid 1 ignores SIGTERM: without this every stop waits the default 10 s.
+    lines.push("    stop_grace_period: 1s");
     lines.push(`    volumes: ["./www:/www:ro"]`);
     if (s.publish) lines.push(`    ports: ["127.0.0.1:${s.publish}:${s.port}"]`);
     if (s.environment) {

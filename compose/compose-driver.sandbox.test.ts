@@ -1,0 +1,124 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { PHASES } from "../reconciler/core/changes.js";
+import { ApplyError, TransientError, UserError } from "../reconciler/core/errors.js";
+import type { DesiredComposeService } from "../reconciler/core/resources.js";
+import { ExecaRunner } from "../reconciler/core/runner.js";
+import { sandbox } from "../test/sandbox/sandbox-env.js";
+import { desiredService, httpOk, mutationsSince, writeComposeProject } from "../test/runtime/runtime-fixtures.js";
+import { ComposeDriver } from "./compose-driver.js";
+
+const host = sandbox({ parts: ["docker"] });
+const image = host.busyboxImage!;
+const runner = new ExecaRunner();
+const driver = new ComposeDriver({ runner });
+const dir = join(host.dir, "compose-test");
+const file = writeComposeProject(dir, [{ name: "api", port: 8080, publish: 18201 }, { name: "web", port: 8080, publish: 18202 }], image);
+const api = desiredService("tackc", "api", file);
+const web = desiredService("tackc", "web", file, { scope: "web" });
+
+async function converge(desired: DesiredComposeService[], d = driver): Promise<string[]> {
+  const mark = runner.history.length;
+  const changes = d.plan(desired, await d.observe(desired));
+  for (const phase of PHASES) {
+    const batch = changes.filter((c) => c.phase === phase);
+    if (batch.length) await d.apply(batch);
+  }
+  return mutationsSince(runner, mark);
+}
+
+async function waitHttp(url: string, want: boolean): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    if ((await httpOk(url)) === want) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+const composeCmd = (host.compose ?? []).join(" ");
+
+describe("compose driver on a real dockerd", () => {
+  it("detects the compose flavor once", async () => {
+    expect(await driver.flavor()).toBe(composeCmd === "docker compose" ? "v2" : "v1");
+    const before = runner.history.length;
+    await driver.flavor();
+    expect(runner.history.length).toBe(before);
+  });
+
+  it("brings two services up in one batched call, then converges with zero mutations", async () => {
+    const ran = await converge([api, web]);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatch(/ up -d --no-deps api web$/);
+    expect(await waitHttp("http://127.0.0.1:18201/health", true)).toBe(true);
+    const seen = await driver.observe([api, web]);
+    expect(seen.get(api.name)!.containers).toMatchObject([{ state: "running", configHash: seen.get(api.name)!.expectedHash }]);
+    expect(await converge([api, web])).toEqual([]);
+  });
+
+  it("a stopped service is started again", async () => {
+    await driver.stop([api]);
+    expect(await waitHttp("http://127.0.0.1:18201/health", false)).toBe(true);
+    const plan = driver.plan([api], await driver.observe([api]));
+    expect(plan.map((c) => `${c.action} ${c.reason}`)).toEqual(["update start"]);
+    const ran = await converge([api]);
+    expect(ran).toHaveLength(1);
+    expect(await waitHttp("http://127.0.0.1:18201/health", true)).toBe(true);
+    expect(await converge([api, web])).toEqual([]);
+  });
+
+  it("recreates a service whose configuration changed (config hash drift), and only that one", async () => {
+    const before = (await driver.observe([api])).get(api.name)!.containers[0]!.id;
+    writeComposeProject(dir, [{ name: "api", port: 8080, publish: 18201, environment: { EDITION: "2" } }, { name: "web", port: 8080, publish: 18202 }], image);
+    const plan = driver.plan([api, web], await driver.observe([api, web]));
+    expect(plan.map((c) => `${c.ref.name} ${c.risk} ${c.fields.map((f) => f.field).join(",")}`)).toEqual(["tackc/api disruptive configHash"]);
+    const ran = await converge([api, web]);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatch(/ up -d --no-deps api$/);
+    const after = (await driver.observe([api])).get(api.name)!.containers;
+    expect(after).toHaveLength(1);
+    expect(after[0]!.id).not.toBe(before);
+    expect(await waitHttp("http://127.0.0.1:18201/health", true)).toBe(true);
+    expect(await converge([api, web])).toEqual([]);
+  });
+
+  it("removes a retired service's containers (rm -s -f), then converges", async () => {
+    const gone = { ...web, state: "removed" as const };
+    const ran = await converge([gone]);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatch(/ rm -s -f web$/);
+    expect((await driver.observe([gone])).get(web.name)!.containers).toEqual([]);
+    expect(await converge([gone, api])).toEqual([]);
+  });
+
+  it("unknown service: a UserError naming it, before anything runs", async () => {
+    const ghost = desiredService("tackc", "ghost", file);
+    const mark = runner.history.length;
+    const err = await driver.observe([ghost]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(/compose.service tackc\/ghost: service "ghost" is not defined/);
+    expect(mutationsSince(runner, mark)).toEqual([]);
+  });
+
+  it("missing image: an ApplyError naming the service, no pull attempted", async () => {
+    const f2 = writeComposeProject(join(host.dir, "compose-missing"), [{ name: "lost", port: 8080, image: "tack-not-built:nowhere" }], image);
+    const lost = desiredService("tackm", "lost", f2);
+    const mark = runner.history.length;
+    const err = await converge([lost]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect((err as Error).message).toMatch(/image missing for service lost \(tack-not-built:nowhere\)/);
+    expect(mutationsSince(runner, mark)).toEqual([]);
+  });
+
+  it("unreachable Docker: a TransientError naming the services", async () => {
+    const dead = new ExecaRunner({ env: { DOCKER_HOST: `unix://${join(host.dir, "no-such-docker.sock")}` } });
+    const d = new ComposeDriver({ runner: dead });
+    const err = await d.observe([api]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as Error).message).toMatch(/Docker is unreachable for compose.service tackc\/api/);
+  });
+
+  it("cleans up", async () => {
+    await converge([{ ...api, state: "removed" }, { ...web, state: "removed" }]);
+    expect(await converge([{ ...api, state: "removed" }, { ...web, state: "removed" }])).toEqual([]);
+  });
+});
