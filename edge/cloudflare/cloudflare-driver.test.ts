@@ -173,6 +173,27 @@ describe("CloudflareDriver against the API emulator", () => {
     ]);
   });
 
+  it("5xx is retried, then surfaces as a TransientError; CLOUDFLARE_BASE_URL is honoured", async () => {
+    const d = driver({ baseURL: undefined, env: { CF_TOKEN: TOKEN, CLOUDFLARE_BASE_URL: cf.baseURL }, maxRetries: 1 });
+    cf.inject5xx(1, 502);
+    await d.observe([], { force: true });
+    expect(cf.log.map((e) => e.status)).toEqual([502, 200, 200]);
+    cf.inject5xx(2, 503);
+    await expect(d.observe([], { force: true })).rejects.toThrow(TransientError);
+  });
+
+  it("accepts 81058 for a duplicate as well (newer API revisions)", async () => {
+    const cf2 = await startCloudflareEmulator({ token: TOKEN, zones: [{ name: ZONE }], duplicateCode: 81058 });
+    try {
+      const d = driver({ baseURL: cf2.baseURL });
+      const changes = await planAgain(d, [rec("dup.example.org")]);
+      cf2.seed(ZONE, [{ type: "A", name: "dup", content: "203.0.113.10" }]);
+      await expect(d.apply(changes)).rejects.toThrow(/already exists \(81058/);
+    } finally {
+      await cf2.close();
+    }
+  });
+
   it("adopts an unmanaged record only when told to", async () => {
     cf.seed(ZONE, [{ type: "A", name: "flow", content: "203.0.113.10", proxied: false, comment: "from the UI" }]);
     const d = driver();

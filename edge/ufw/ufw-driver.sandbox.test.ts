@@ -7,6 +7,7 @@ import { SYMBOLIC_BRIDGE_SUBNET, type DesiredUfwRule } from "../../reconciler/co
 import { ExecaRunner } from "../../reconciler/core/runner.js";
 import { npmBridge, requestFromContainer, writeHealthDir, type BridgeNetwork } from "../../test/sandbox/fixtures.js";
 import { sandbox } from "../../test/sandbox/sandbox-env.js";
+import { parseRuleFiles, positionKey } from "./parse-rules.js";
 import { UfwDriver } from "./ufw-driver.js";
 
 const PORT = 4000;
@@ -151,5 +152,60 @@ describe("UFW driver on a real UFW (sandbox)", () => {
     } finally {
       await run.run("ufw", ["--force", "enable"], { mutates: true });
     }
+  });
+
+  it("the parser reads every kind of rule real UFW writes (limit, deny, reject, out, ranges, log, interface, route, v6)", async () => {
+    const specs = [
+      ["limit", "proto", "tcp", "from", "any", "to", "any", "port", "2222", "comment", "ssh – throttled"],
+      ["deny", "proto", "udp", "from", "10.0.0.0/8", "to", "any", "port", "6000:6010"],
+      ["reject", "out", "to", "192.0.2.7"],
+      ["allow", "log", "proto", "tcp", "from", "any", "to", "any", "port", "80,443"],
+      ["allow", "in", "on", "eth1", "from", "2001:db8::/32"],
+      ["route", "allow", "proto", "tcp", "from", "any", "to", "any", "port", "8081"],
+    ];
+    const deletes = [
+      ["delete", "limit", "proto", "tcp", "from", "any", "to", "any", "port", "2222"],
+      ["delete", "deny", "proto", "udp", "from", "10.0.0.0/8", "to", "any", "port", "6000:6010"],
+      ["delete", "reject", "out", "to", "192.0.2.7"],
+      ["delete", "allow", "log", "proto", "tcp", "from", "any", "to", "any", "port", "80,443"],
+      ["delete", "allow", "in", "on", "eth1", "from", "2001:db8::/32"],
+      ["route", "delete", "allow", "proto", "tcp", "from", "any", "to", "any", "port", "8081"],
+    ];
+    try {
+      for (const a of specs) await run.run("ufw", a, { mutates: true });
+      const rules = parseRuleFiles(userRules(), readFileSync("/etc/ufw/user6.rules", "utf8"));
+      const byKey = new Map(rules.map((r) => [positionKey(r), r]));
+      expect(byKey.get("in tcp 2222 from any to any")).toMatchObject({ action: "limit", comment: "ssh – throttled", v4: true, v6: true });
+      expect(byKey.get("in udp 6000:6010 from 10.0.0.0/8 to any")).toMatchObject({ action: "deny", v4: true, v6: false });
+      expect(byKey.get("out any any from any to 192.0.2.7")).toMatchObject({ action: "reject", direction: "out" });
+      expect(byKey.get("in tcp 80,443 from any to any")).toMatchObject({ action: "allow", log: "log" });
+      expect(byKey.get("in any any from 2001:db8::/32 to any on eth1")).toMatchObject({ v4: false, v6: true });
+      expect(byKey.get("in tcp 8081 from any to any route")).toMatchObject({ action: "allow", route: true });
+      // `ufw show added` prints one line per rule: the parser finds exactly as many.
+      const shown = (await run.run("ufw", ["show", "added"])).stdout.split("\n").filter((l) => l.startsWith("ufw "));
+      expect(rules).toHaveLength(shown.length);
+      // None of them is tack's: a plan reports them and changes nothing of theirs.
+      const d = driver();
+      const changes = d.plan([{ ...ssh, comment: "tack: ssh for admins" }], await d.observe([]));
+      expect(changes).toEqual([]);
+      expect(d.findings().find((f) => f.id === "ufw-unmanaged")?.message).toContain("limit in tcp 2222 from any to any");
+    } finally {
+      for (const a of deletes) await run.run("ufw", a, { mutates: true }).catch(() => undefined);
+    }
+  });
+
+  it("changes a tack rule's action in place (allow → deny) and converges", async () => {
+    const d = driver();
+    const open = rule("9000", "any", "tack: test port");
+    await converge(d, [ssh, open]);
+    const closed = { ...open, action: "deny" as const, name: "deny in tcp 9000 from any to any" };
+    const changes = await converge(d, [ssh, closed]);
+    expect(changes.map((c) => [c.action, c.phase, c.fields.map((f) => f.field)])).toEqual([["update", "firewall-close", ["action"]]]);
+    expect(userRules()).toMatch(/### tuple ### deny tcp 9000 0\.0\.0\.0\/0 any 0\.0\.0\.0\/0 in comment=/);
+    expect(userRules()).not.toMatch(/### tuple ### allow tcp 9000 /);
+    const again = driver();
+    expect(again.plan([ssh, closed], await again.observe([]))).toEqual([]);
+    await converge(d, [ssh]);
+    expect(userRules()).not.toContain(" 9000 ");
   });
 });
