@@ -112,10 +112,16 @@ export function planRecords(desired: DesiredDnsRecord[], actual: Map<string, Obs
   const desiredKeys = new Set<string>();
   const deletedIds = new Set<string>();
 
+  const declared = new Set(desired.map((x) => recordKey(x.type, x.fqdn)));
+  const byName = new Map<string, ObservedDnsRecord[]>();
+  for (const a of actual.values()) {
+    const n = a.name.toLowerCase();
+    byName.set(n, [...(byName.get(n) ?? []), a]);
+  }
+
   // Deletes first: a removed record may free a name a desired record needs (deletes run first in a batch).
   for (const [key, a] of actual) {
-    const d = desired.find((x) => recordKey(x.type, x.fqdn) === key);
-    if (d) continue;
+    if (declared.has(key)) continue;
     if (ownedBy(a.comment, host)) {
       deletedIds.add(a.id);
       changes.push({
@@ -142,7 +148,7 @@ export function planRecords(desired: DesiredDnsRecord[], actual: Map<string, Obs
       findings.push({ id: "dns-invalid", severity: "error", ref, message: `${d.name}: ttl must be 1 (automatic) or 60–86400, got ${d.ttl}` });
       continue;
     }
-    const clash = cnameClash(d, actual, deletedIds);
+    const clash = cnameClash(d, byName, deletedIds);
     if (clash) {
       findings.push({
         id: "dns-clash",
@@ -190,13 +196,12 @@ export function planRecords(desired: DesiredDnsRecord[], actual: Map<string, Obs
 /** A CNAME may not share a name with any A/AAAA/CNAME, nor an A/AAAA with a CNAME (API codes 81053/81054). */
 function cnameClash(
   d: DesiredDnsRecord,
-  actual: Map<string, ObservedDnsRecord>,
+  byName: Map<string, ObservedDnsRecord[]>,
   deletedIds: Set<string>,
 ): ObservedDnsRecord | undefined {
   const type = d.type.toUpperCase();
-  const name = d.fqdn.toLowerCase().replace(/\.$/, "");
-  for (const a of actual.values()) {
-    if (deletedIds.has(a.id) || a.name.toLowerCase() !== name || a.type === type) continue;
+  for (const a of byName.get(d.fqdn.toLowerCase().replace(/\.$/, "")) ?? []) {
+    if (deletedIds.has(a.id) || a.type === type) continue;
     if (type === "CNAME" && PROXIABLE.has(a.type)) return a;
     if (type !== "CNAME" && a.type === "CNAME") return a;
   }
