@@ -1,8 +1,5 @@
 import type { ComposeDriver } from "../compose/compose-driver.js";
-import type { ObservedService } from "../compose/compose-plan.js";
-import { isRunning } from "../compose/compose-plan.js";
 import type { SystemdDriver } from "../units/systemd-driver.js";
-import { isActive } from "../units/unit-plan.js";
 import type { Change } from "./core/changes.js";
 import { PHASES } from "./core/changes.js";
 import { ApplyError } from "./core/errors.js";
@@ -10,6 +7,7 @@ import type { ResourceRef } from "./core/refs.js";
 import type { DesiredComposeService, DesiredSystemdUnit, Handoff, HealthCheck, Owner, ResolvedScope } from "./core/resources.js";
 import type { Runner } from "./core/runner.js";
 import type { StateProbe } from "./health/probe.js";
+import { servicesEvidence, servicesState, unitsEvidence, unitsState, type RuntimeEvidence } from "./health/runtime-state.js";
 import { HealthTimeoutError, describeCheck, waitHealthy, type HealthEvidence } from "./health/wait-healthy.js";
 
 /**
@@ -98,7 +96,7 @@ interface RuntimeHandle {
   /** Bring the runtime's resources up (running, enabled) or down (retired); returns what changed. */
   converge(direction: "up" | "down"): Promise<ResourceRef[]>;
   state: StateProbe;
-  evidence(): Promise<{ state: string[]; logs: string[] }>;
+  evidence(): Promise<RuntimeEvidence>;
 }
 
 function runtimeOf(o: HandoffOptions, runtime: Runtime): RuntimeHandle {
@@ -116,19 +114,8 @@ function runtimeOf(o: HandoffOptions, runtime: Runtime): RuntimeHandle {
       health: resolved.health,
       converge: (dir) =>
         convergeWith(o.units, units.map((u) => ({ ...u, present: true, enabled: dir === "up", active: dir === "up" }))),
-      state: async () => {
-        const seen = await o.units.observeNames(names);
-        const down = names.filter((n) => !isActive(seen.get(n) ?? { activeState: "unknown" }));
-        return down.length
-          ? { ok: false, detail: down.map((n) => `${n} is ${seen.get(n)?.activeState}/${seen.get(n)?.subState}`).join(", ") }
-          : { ok: true, detail: `${names.join(", ")} active` };
-      },
-      evidence: async () => {
-        const seen = await o.units.observeNames(names);
-        const state = names.map((n) => `${n} is ${seen.get(n)?.activeState}/${seen.get(n)?.subState}`);
-        const logs = (await Promise.all(names.map((n) => o.units.logs(n, 15)))).flat();
-        return { state, logs };
-      },
+      state: unitsState(o.units, names),
+      evidence: () => unitsEvidence(o.units, names),
     };
   }
   const services = names.map((n) => {
@@ -136,32 +123,13 @@ function runtimeOf(o: HandoffOptions, runtime: Runtime): RuntimeHandle {
     if (!d) throw new ApplyError(`no definition for compose service ${n} of scope ${o.scope.name}`, { phase: "runtime-start" });
     return d;
   });
-  const observe = () => o.compose.observe(services.map((s) => ({ ...s, state: "removed" as const })));
   return {
     refs: services.map((s) => ({ kind: "compose.service", name: s.name })),
     health: resolved.health,
     converge: (dir) => convergeWith(o.compose, services.map((s) => ({ ...s, state: dir === "up" ? ("running" as const) : ("removed" as const) }))),
-    state: async () => {
-      const seen = await observe();
-      const bad = [...seen.values()].filter((s) => !serving(s));
-      return bad.length ? { ok: false, detail: bad.map(describeService).join(", ") } : { ok: true, detail: `${names.join(", ")} running` };
-    },
-    evidence: async () => {
-      const seen = [...(await observe()).values()];
-      const logs = (await Promise.all(seen.map((s) => o.compose.logs(s, 15)))).flat();
-      return { state: seen.map(describeService), logs };
-    },
+    state: servicesState(o.compose, services),
+    evidence: () => servicesEvidence(o.compose, services),
   };
-}
-
-/** Running, and healthy when the image has a health check. */
-function serving(s: ObservedService): boolean {
-  return isRunning(s) && s.containers.every((c) => c.health === undefined || c.health === "healthy");
-}
-
-function describeService(s: ObservedService): string {
-  if (s.containers.length === 0) return `${s.name} has no container`;
-  return s.containers.map((c) => `${s.name} ${c.name} is ${c.state} (${c.status})`).join(", ");
 }
 
 interface ConvergingDriver<D> {

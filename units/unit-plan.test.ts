@@ -149,3 +149,14 @@ describe("unitFindings", () => {
     expect(unitFindings([d], new Map([[d.name, have({ tack: true })]]))).toEqual([]);
   });
 });
+
+describe("plan reasons", () => {
+  it("says when tack adopts a hand-made file, and when an install overrides a unit loaded elsewhere", () => {
+    const d = want();
+    const [adopt] = planUnits([d], new Map([[d.name, have({ active: true, enabled: true, file: OTHER, tack: false })]]));
+    expect(adopt!.reason).toBe("adopt a unit file tack did not install: unit file changed: restart");
+    const elsewhere = { ...have({ file: null }), loadState: "loaded", fragmentPath: "/lib/systemd/user/app.service" };
+    const [install] = planUnits([d], new Map([[d.name, elsewhere]]));
+    expect(install!.reason).toBe("install unit (overrides /lib/systemd/user/app.service)");
+  });
+});

@@ -145,8 +145,10 @@ export function planUnits(
         fields: startFields,
         risk: maxRisk(risks),
         reason: creating
-          ? "install unit" + (a && a.loadState === "loaded" ? " (adopting a unit loaded from elsewhere)" : "")
-          : describe(startFields, a),
+          ? "install unit" + (a && a.loadState === "loaded" ? ` (overrides ${a.fragmentPath || "a unit loaded elsewhere"})` : "")
+          : !a?.installedByTack && startFields.some((f) => f.field === "content")
+            ? `adopt a unit file tack did not install: ${describe(startFields, a)}`
+            : describe(startFields, a),
       });
     }
   }

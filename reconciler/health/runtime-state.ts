@@ -1,0 +1,62 @@
+import type { ComposeDriver } from "../../compose/compose-driver.js";
+import { isRunning, type ObservedService } from "../../compose/compose-plan.js";
+import type { SystemdDriver } from "../../units/systemd-driver.js";
+import { isActive } from "../../units/unit-plan.js";
+import type { DesiredComposeService } from "../core/resources.js";
+import type { StateProbe } from "./probe.js";
+
+/**
+ * State probes and evidence from the runtimes themselves: units active; containers running and, when the
+ * image has a health check, healthy. Used by the `state` health check and by failed gates' evidence.
+ */
+
+export interface RuntimeEvidence {
+  state: string[];
+  logs: string[];
+}
+
+export function unitsState(driver: SystemdDriver, names: string[]): StateProbe {
+  return async () => {
+    const seen = await driver.observeNames(names);
+    const down = names.filter((n) => !isActive(seen.get(n) ?? { activeState: "unknown" }));
+    return down.length
+      ? { ok: false, detail: down.map((n) => `${n} is ${seen.get(n)?.activeState}/${seen.get(n)?.subState}`).join(", ") }
+      : { ok: true, detail: `${names.join(", ")} active` };
+  };
+}
+
+export async function unitsEvidence(driver: SystemdDriver, names: string[], lines = 15): Promise<RuntimeEvidence> {
+  const seen = await driver.observeNames(names);
+  const state = names.map((n) => `${n} is ${seen.get(n)?.activeState}/${seen.get(n)?.subState}`);
+  const logs = (await Promise.all(names.map((n) => driver.logs(n, lines)))).flat();
+  return { state, logs };
+}
+
+// Observing with state "removed" never raises "not defined" for a service gone from the files.
+const observeOnly = (services: DesiredComposeService[]) => services.map((s) => ({ ...s, state: "removed" as const }));
+
+export function servicesState(driver: ComposeDriver, services: DesiredComposeService[]): StateProbe {
+  return async () => {
+    const seen = await driver.observe(observeOnly(services));
+    const bad = [...seen.values()].filter((s) => !serving(s));
+    return bad.length
+      ? { ok: false, detail: bad.map(describeService).join(", ") }
+      : { ok: true, detail: `${services.map((s) => s.name).join(", ")} running` };
+  };
+}
+
+export async function servicesEvidence(driver: ComposeDriver, services: DesiredComposeService[], lines = 15): Promise<RuntimeEvidence> {
+  const seen = [...(await driver.observe(observeOnly(services))).values()];
+  const logs = (await Promise.all(seen.map((s) => driver.logs(s, lines)))).flat();
+  return { state: seen.map(describeService), logs };
+}
+
+/** Running, and healthy when the image has a health check. */
+export function serving(s: ObservedService): boolean {
+  return isRunning(s) && s.containers.every((c) => c.health === undefined || c.health === "healthy");
+}
+
+export function describeService(s: ObservedService): string {
+  if (s.containers.length === 0) return `${s.name} has no container`;
+  return s.containers.map((c) => `${s.name} ${c.name} is ${c.state} (${c.status})`).join(", ");
+}
