@@ -1,0 +1,588 @@
+/**
+ * The NPM proxy-host driver's I/O: SQLite (better-sqlite3), the conf files under
+ * `<dataDir>/nginx/proxy_host/`, and `docker exec <container> nginx ...` through the Runner.
+ *
+ * It writes the way NPM's own backend does (backend/internal/nginx.js): a short transaction per host,
+ * the conf rendered from the row, `nginx -t`, `nginx -s reload`. Unlike NPM it also rewrites the conf
+ * (NPM never regenerates confs from the database: a DB-only edit never reaches nginx), backs the database
+ * up before the first write of an apply, restores the previous row and conf when nginx refuses the new one,
+ * and probes the host through NPM's nginx after the reload.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
+import type { Change, FieldChange } from "../../reconciler/core/changes.js";
+import type { Driver } from "../../reconciler/core/driver.js";
+import { ApplyError, CommandError, errorMessage, TackError, TransientError } from "../../reconciler/core/errors.js";
+import type { ResourceRef } from "../../reconciler/core/refs.js";
+import type { DesiredProxyHost } from "../../reconciler/core/resources.js";
+import type { Runner } from "../../reconciler/core/runner.js";
+import {
+  buildActual,
+  diffProxyHost,
+  KIND,
+  matchRows,
+  planProxyHosts,
+  type InventoryEntry,
+  type NpmProxyHostActual,
+  type ProxyHostInventory,
+} from "./proxy-host-plan.js";
+import { parseNginxVersion, renderProxyHostConf, type AccessListView, type RenderContext } from "./render-conf.js";
+import {
+  columnValues,
+  MANAGED_FIELDS,
+  npmDateTime,
+  rowToModel,
+  sortDomains,
+  type ProxyHostFields,
+  type ProxyHostMeta,
+  type ProxyHostModel,
+  type ProxyHostRow,
+} from "./row.js";
+
+type Db = Database.Database;
+
+export interface NpmDriverOptions {
+  runner: Runner;
+  /** NPM's data dir on the host: database.sqlite and nginx/proxy_host/ inside. */
+  dataDir: string;
+  /** The NPM container, where `nginx -t`, `nginx -s reload` and the probe run. */
+  container: string;
+  /** tack's state dir: the inventory file and database backups live here. */
+  stateDir: string;
+  backupsToKeep?: number;
+  /** Detected once with `docker exec <container> nginx -v` when not given. */
+  nginxVersion?: string;
+  /** NPM renders IPv6 listens unless DISABLE_IPV6 is set in its container; detected when not given. */
+  ipv6?: boolean;
+  inventory?: ProxyHostInventory;
+  /** How long the post-reload probe keeps trying before the change fails. */
+  probeTimeoutMs?: number;
+  /** busy_timeout of each SQLite connection; a bounded retry with backoff sits on top of it. */
+  busyTimeoutMs?: number;
+}
+
+export interface NpmApplyOptions {
+  /** Probe through NPM's nginx after each reload (default true). Off only for offline unit tests. */
+  probe?: boolean;
+}
+
+/** The inventory as a small JSON file in the state dir (the journal can implement the interface later). */
+export class FileProxyHostInventory implements ProxyHostInventory {
+  constructor(private readonly file: string) {}
+
+  async load(): Promise<InventoryEntry[]> {
+    if (!existsSync(this.file)) return [];
+    const parsed = JSON.parse(await readFile(this.file, "utf8")) as { hosts?: InventoryEntry[] };
+    return parsed.hosts ?? [];
+  }
+
+  async save(entries: InventoryEntry[]): Promise<void> {
+    const sorted = [...entries].sort((a, b) => a.id - b.id);
+    await writeAtomic(this.file, JSON.stringify({ version: 1, hosts: sorted }, null, 2) + "\n");
+  }
+}
+
+async function writeAtomic(file: string, text: string): Promise<void> {
+  // The temp name must not end in .conf: nginx includes proxy_host/*.conf and could load a half-written file.
+  const tmp = `${file}.tack-${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, file);
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? "";
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
+}
+
+/** NPM writes without WAL, so a UI save can hold the lock: busy_timeout first, then a bounded backoff. */
+async function withBusyRetry<T>(what: string, fn: () => T | Promise<T>, attempts = 8): Promise<T> {
+  let delay = 100;
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      if (i >= attempts) throw new TransientError(`${what}: NPM's database stayed locked`, { cause: err });
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+    }
+  }
+}
+
+const PROBE_AGENT = "tack-probe";
+
+type ProbeTool = "curl" | "wget" | "nc";
+
+export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHostActual> {
+  readonly kind = KIND;
+  private readonly runner: Runner;
+  private readonly dbPath: string;
+  private readonly confDir: string;
+  private readonly backupDir: string;
+  private readonly inventory: ProxyHostInventory;
+  private context: Promise<{ nginxVersion: string; ipv6: boolean }> | undefined;
+  private probeTool: ProbeTool | undefined;
+
+  constructor(private readonly options: NpmDriverOptions) {
+    this.runner = options.runner;
+    this.dbPath = join(options.dataDir, "database.sqlite");
+    this.confDir = join(options.dataDir, "nginx", "proxy_host");
+    this.backupDir = join(options.stateDir, "npm-backups");
+    this.inventory = options.inventory ?? new FileProxyHostInventory(join(options.stateDir, "npm-proxy-hosts.json"));
+  }
+
+  // ---------------------------------------------------------------- observe
+
+  async observe(desired: DesiredProxyHost[]): Promise<Map<string, NpmProxyHostActual>> {
+    const env = await this.nginxEnv();
+    const db = new Database(this.dbPath, { readonly: true, fileMustExist: true, timeout: this.busyTimeout() });
+    try {
+      const rows = await withBusyRetry("read proxy_host", () =>
+        (db.prepare("SELECT * FROM proxy_host WHERE is_deleted = 0").all() as ProxyHostRow[]).map(rowToModel),
+      );
+      const matches = matchRows(desired, rows, await this.inventory.load());
+      const out = new Map<string, NpmProxyHostActual>();
+      for (const [name, match] of matches) {
+        const ctx = this.renderContext(db, match.model, env);
+        out.set(name, buildActual(match, await readIfExists(this.confPath(match.model.id)), ctx));
+      }
+      return out;
+    } finally {
+      db.close();
+    }
+  }
+
+  diff(desired: DesiredProxyHost | undefined, actual: NpmProxyHostActual | undefined): FieldChange[] {
+    return diffProxyHost(desired, actual);
+  }
+
+  plan(desired: DesiredProxyHost[], actual: Map<string, NpmProxyHostActual>): Change<DesiredProxyHost, NpmProxyHostActual>[] {
+    return planProxyHosts(desired, actual);
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  async apply(changes: Change<DesiredProxyHost, NpmProxyHostActual>[], options: NpmApplyOptions = {}): Promise<void> {
+    if (changes.length === 0) return;
+    const env = await this.nginxEnv();
+    await this.backup();
+    const db = new Database(this.dbPath, { fileMustExist: true, timeout: this.busyTimeout() });
+    const applied: ResourceRef[] = [];
+    try {
+      const inventory = await this.inventory.load();
+      for (const change of changes) {
+        try {
+          await this.applyOne(db, env, change, inventory, options.probe ?? true);
+        } catch (err) {
+          throw new ApplyError(errorMessage(err), { ref: change.ref, phase: change.phase, cause: err, applied });
+        }
+        applied.push(change.ref);
+        await this.inventory.save(inventory);
+      }
+    } finally {
+      db.close();
+    }
+  }
+
+  private async applyOne(
+    db: Db,
+    env: { nginxVersion: string; ipv6: boolean },
+    change: Change<DesiredProxyHost, NpmProxyHostActual>,
+    inventory: InventoryEntry[],
+    probe: boolean,
+  ): Promise<void> {
+    const { action, desired, actual } = change;
+    const name = change.ref.name;
+    if (action === "delete") {
+      if (!actual) throw new TackError(`delete of ${name} carries no observed row`);
+      const prev = this.readRow(db, actual.id);
+      const prevConf = await readIfExists(this.confPath(actual.id));
+      await this.write(db, `soft delete ${name}`, () =>
+        db.prepare("UPDATE proxy_host SET is_deleted = 1, modified_on = ? WHERE id = ?").run(npmDateTime(new Date()), actual.id),
+      );
+      await this.removeConf(actual.id);
+      await this.testAndReload(db, name, actual.id, prev, prevConf, undefined);
+      removeEntry(inventory, actual.id);
+      return;
+    }
+    if (!desired) throw new TackError(`${action} of ${name} carries no desired host`);
+    const declared = declaredFields(desired);
+    let id: number;
+    let prev: ProxyHostRow | undefined;
+    let prevConf: string | undefined;
+    if (action === "create") {
+      id = await this.insert(db, declared);
+      inventory.push({ id, domains: sortDomains(desired.domains), origin: "created" });
+    } else {
+      if (!actual) throw new TackError(`update of ${name} carries no observed row`);
+      id = actual.id;
+      prev = this.readRow(db, id);
+      if (!prev || prev.is_deleted === 1) throw new TransientError(`row #${id} of ${name} disappeared since it was observed`);
+      prevConf = await readIfExists(this.confPath(id));
+      if (actual.ownership === "unmanaged") {
+        // Adoption is recorded first: whatever happens next, this row is now tack's to converge.
+        inventory.push({ id, domains: sortDomains(desired.domains), origin: "adopted" });
+      } else {
+        const e = inventory.find((x) => x.id === id);
+        if (e) e.domains = sortDomains(desired.domains);
+      }
+      const rowFields = change.fields.filter((f) => f.field !== "ownership" && f.field !== "conf");
+      if (rowFields.length > 0) {
+        const values = columnValues(declared);
+        const sets = Object.keys(values).map((c) => `${c} = @${c}`);
+        await this.write(db, `update ${name}`, () =>
+          db
+            .prepare(`UPDATE proxy_host SET ${sets.join(", ")}, modified_on = @modified_on WHERE id = @id`)
+            .run({ ...values, modified_on: npmDateTime(new Date()), id }),
+        );
+      }
+      if (rowFields.length === 0 && !change.fields.some((f) => f.field === "conf")) return; // adoption only
+    }
+    const row = this.readRow(db, id)!;
+    const model = rowToModel(row);
+    let conf: string | undefined;
+    try {
+      conf = renderProxyHostConf(model, this.renderContext(db, model, env));
+    } catch (err) {
+      if (prev) await this.restore(db, id, prev, prevConf, undefined);
+      else await this.abandonCreated(db, id, errorMessage(err));
+      throw err;
+    }
+    if (conf === undefined) await this.removeConf(id);
+    else await writeAtomic(this.confPath(id), conf);
+    await this.testAndReload(db, name, id, prev, prevConf, conf);
+    if (conf !== undefined && probe) {
+      try {
+        await this.probe(desired, id);
+      } catch (err) {
+        await this.revert(db, id, prev, prevConf);
+        throw new TackError(`probe through NPM failed after the switch, previous row and conf restored: ${errorMessage(err)}`, {
+          cause: err,
+        });
+      }
+    }
+    await this.markOnline(db, id);
+    await rm(`${this.confPath(id)}.err`, { force: true });
+  }
+
+  /** `nginx -t`, then `nginx -s reload`; a refused conf is kept as .err and the previous row and conf come back. */
+  private async testAndReload(
+    db: Db, name: string, id: number, prev: ProxyHostRow | undefined, prevConf: string | undefined, conf: string | undefined,
+  ): Promise<void> {
+    try {
+      await this.runner.run("docker", ["exec", this.options.container, "nginx", "-t"]);
+    } catch (err) {
+      const nginxErr = nginxMessage(err);
+      if (conf !== undefined) await writeAtomic(`${this.confPath(id)}.err`, conf);
+      if (prev) await this.restore(db, id, prev, prevConf, nginxErr);
+      else await this.abandonCreated(db, id, nginxErr);
+      throw new TackError(`nginx -t refused the conf of ${name}, previous row and conf restored: ${nginxErr}`, { cause: err });
+    }
+    await this.runner.run("docker", ["exec", this.options.container, "nginx", "-s", "reload"], { mutates: true });
+  }
+
+  /** Undo a change that nginx accepted but that does not serve: previous row and conf, test, reload. */
+  private async revert(db: Db, id: number, prev: ProxyHostRow | undefined, prevConf: string | undefined): Promise<void> {
+    if (prev) await this.restore(db, id, prev, prevConf, undefined);
+    else await this.abandonCreated(db, id, "probe through NPM failed");
+    await this.runner.run("docker", ["exec", this.options.container, "nginx", "-t"]);
+    await this.runner.run("docker", ["exec", this.options.container, "nginx", "-s", "reload"], { mutates: true });
+  }
+
+  private async restore(db: Db, id: number, prev: ProxyHostRow, prevConf: string | undefined, nginxErr: string | undefined): Promise<void> {
+    const { id: _id, ...cols } = prev;
+    const meta: ProxyHostMeta = { ...parseMeta(prev.meta) };
+    if (nginxErr !== undefined) Object.assign(meta, { nginx_online: false, nginx_err: nginxErr });
+    const values: Record<string, unknown> = { ...cols, meta: JSON.stringify(meta) };
+    const sets = Object.keys(values).map((c) => `${c} = @${c}`);
+    await this.write(db, `restore row #${id}`, () =>
+      db.prepare(`UPDATE proxy_host SET ${sets.join(", ")} WHERE id = @id`).run({ ...values, id }),
+    );
+    if (prevConf === undefined) await this.removeConf(id);
+    else await writeAtomic(this.confPath(id), prevConf);
+  }
+
+  /** A created row that never served: soft-deleted (so it counts as absent) with nginx's error in meta. */
+  private async abandonCreated(db: Db, id: number, nginxErr: string): Promise<void> {
+    const meta = JSON.stringify({ nginx_online: false, nginx_err: nginxErr });
+    await this.write(db, `abandon row #${id}`, () =>
+      db.prepare("UPDATE proxy_host SET is_deleted = 1, meta = ?, modified_on = ? WHERE id = ?").run(meta, npmDateTime(new Date()), id),
+    );
+    await this.removeConf(id);
+  }
+
+  /** After a good test NPM merges {nginx_online: true, nginx_err: null} into meta; skip when already so. */
+  private async markOnline(db: Db, id: number): Promise<void> {
+    const row = this.readRow(db, id);
+    if (!row) return;
+    const meta = parseMeta(row.meta);
+    if (meta.nginx_online === true && meta.nginx_err === null) return;
+    const merged = JSON.stringify({ ...meta, nginx_online: true, nginx_err: null });
+    await this.write(db, `mark row #${id} online`, () => db.prepare("UPDATE proxy_host SET meta = ? WHERE id = ?").run(merged, id));
+  }
+
+  private async insert(db: Db, declared: Partial<ProxyHostFields>): Promise<number> {
+    const columns = this.columns(db);
+    const now = npmDateTime(new Date());
+    const defaults: Record<string, string | number> = {
+      created_on: now,
+      modified_on: now,
+      owner_user_id: this.ownerUserId(db),
+      is_deleted: 0,
+      forward_scheme: "http",
+      access_list_id: 0,
+      certificate_id: 0,
+      ssl_forced: 0,
+      caching_enabled: 0,
+      block_exploits: 0,
+      advanced_config: "",
+      meta: JSON.stringify({ nginx_online: true, nginx_err: null }),
+      allow_websocket_upgrade: 0,
+      http2_support: 0,
+      enabled: 1,
+      locations: "[]",
+      hsts_enabled: 0,
+      hsts_subdomains: 0,
+      trust_forwarded_proto: 0,
+    };
+    const values = { ...defaults, ...columnValues(declared) };
+    const names = Object.keys(values).filter((c) => columns.has(c));
+    const sql = `INSERT INTO proxy_host (${names.join(", ")}) VALUES (${names.map((c) => `@${c}`).join(", ")})`;
+    const picked = Object.fromEntries(names.map((c) => [c, values[c]]));
+    const info = await this.write(db, "insert proxy host", () => db.prepare(sql).run(picked));
+    return Number(info.lastInsertRowid);
+  }
+
+  /** One short IMMEDIATE transaction, retried on SQLITE_BUSY. */
+  private write<T>(db: Db, what: string, fn: () => T): Promise<T> {
+    return withBusyRetry(what, () => db.transaction(fn).immediate());
+  }
+
+  private readRow(db: Db, id: number): ProxyHostRow | undefined {
+    return db.prepare("SELECT * FROM proxy_host WHERE id = ?").get(id) as ProxyHostRow | undefined;
+  }
+
+  /** PRAGMA table_info: optional columns such as trust_forwarded_proto exist only in newer NPM. */
+  private columns(db: Db): Set<string> {
+    return new Set((db.prepare("PRAGMA table_info(proxy_host)").all() as { name: string }[]).map((c) => c.name));
+  }
+
+  private ownerUserId(db: Db): number {
+    try {
+      const admin = db
+        .prepare("SELECT id FROM user WHERE is_deleted = 0 AND roles LIKE '%admin%' ORDER BY id LIMIT 1")
+        .get() as { id: number } | undefined;
+      return admin?.id ?? 1;
+    } catch {
+      return 1;
+    }
+  }
+
+  private renderContext(db: Db, model: ProxyHostModel, env: { nginxVersion: string; ipv6: boolean }): RenderContext {
+    const ctx: RenderContext = { nginxVersion: env.nginxVersion, ipv6: env.ipv6 };
+    if (model.certificateId > 0) {
+      const cert = optionalGet<{ provider: string }>(db, "SELECT provider FROM certificate WHERE id = ? AND is_deleted = 0", model.certificateId);
+      if (cert) ctx.certificate = cert;
+    }
+    if (model.accessListId > 0) {
+      const al = optionalGet<{ pass_auth: number; satisfy_any: number }>(
+        db, "SELECT pass_auth, satisfy_any FROM access_list WHERE id = ? AND is_deleted = 0", model.accessListId,
+      );
+      if (al) {
+        const view: AccessListView = {
+          passAuth: al.pass_auth === 1,
+          satisfyAny: al.satisfy_any === 1,
+          authItems: optionalGet<{ n: number }>(db, "SELECT count(*) AS n FROM access_list_auth WHERE access_list_id = ?", model.accessListId)?.n ?? 0,
+          clients: optionalAll<{ directive: string; address: string }>(
+            db, "SELECT directive, address FROM access_list_client WHERE access_list_id = ? ORDER BY id", model.accessListId,
+          ),
+        };
+        ctx.accessList = view;
+      }
+    }
+    return ctx;
+  }
+
+  // ---------------------------------------------------------------- probe
+
+  /** A request through NPM's nginx with the host's Host header must reach the new upstream's probe path. */
+  private async probe(desired: DesiredProxyHost, id: number): Promise<void> {
+    const domain = sortDomains(desired.domains)[0]!;
+    const path = desired.probePath.startsWith("/") ? desired.probePath : `/${desired.probePath}`;
+    const agent = `${PROBE_AGENT}/${randomBytes(6).toString("hex")}`;
+    const deadline = Date.now() + (this.options.probeTimeoutMs ?? 15_000);
+    let last: unknown;
+    // nginx -s reload only signals the master: retry until the new workers answer, or the deadline.
+    while (Date.now() < deadline) {
+      try {
+        const status = await this.requestThroughNpm(domain, path, agent);
+        if (status >= 200 && status < 400) {
+          const sentTo = await this.sentTo(id, agent);
+          if (sentTo === undefined || sentTo === desired.forwardHost) return;
+          last = new TackError(`request for ${domain} was proxied to ${sentTo}, not ${desired.forwardHost}`);
+        } else {
+          last = new TackError(`HTTP ${status}`);
+        }
+      } catch (err) {
+        last = err;
+      }
+      await sleep(300);
+    }
+    throw new TackError(`GET ${path} with Host ${domain} through ${this.options.container}: ${errorMessage(last)}`, { cause: last });
+  }
+
+  /**
+   * One GET to 127.0.0.1:80 inside the NPM container; returns the HTTP status. NPM's image has curl; other
+   * images may only have wget or a busybox nc (a static busybox wget can crash where glibc's libc.so.6 is
+   * present), so the first tool that runs at all is remembered.
+   */
+  private async requestThroughNpm(domain: string, path: string, agent: string): Promise<number> {
+    const c = this.options.container;
+    const url = `http://127.0.0.1:80${path}`;
+    const tools: Record<ProbeTool, string[]> = {
+      curl: ["exec", c, "curl", "-sS", "-o", "/dev/null", "-m", "5", "-A", agent, "-H", `Host: ${domain}`, "-w", "%{http_code}", url],
+      wget: ["exec", c, "wget", "-S", "-q", "-O", "/dev/null", "-T", "5", "-U", agent, "--header", `Host: ${domain}`, url],
+      // busybox nc closes on stdin EOF before the answer comes back: with -e the script owns the socket.
+      nc: ["exec", c, "nc", "-w", "5", "127.0.0.1", "80", "-e", "sh", "-c", 'printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: %s\\r\\n\\r\\n" "$1" "$2" "$3"; cat >&2', "probe", path, domain, agent],
+    };
+    const order: ProbeTool[] = this.probeTool ? [this.probeTool] : ["curl", "wget", "nc"];
+    let lastErr: unknown;
+    for (const tool of order) {
+      let r;
+      try {
+        r = await this.runner.run("docker", tools[tool], { timeoutMs: 10_000, okExitCodes: [0, 1, 8, 22] });
+      } catch (err) {
+        lastErr = err;
+        continue; // 126/127: no such tool; 139: it crashed
+      }
+      const text = tool === "curl" ? r.stdout : r.stderr.split("\n").find((l) => l.startsWith("HTTP/")) ?? r.stderr;
+      const status = tool === "curl" ? Number(text.trim()) : Number(/HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? NaN);
+      if (!Number.isFinite(status) || status === 0) {
+        lastErr = new TackError(`${tool}: no HTTP response: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+        if (this.probeTool) throw lastErr;
+        continue;
+      }
+      this.probeTool = tool;
+      return status;
+    }
+    throw lastErr instanceof Error ? lastErr : new TackError(`no probe tool works in ${c}`);
+  }
+
+  /** NPM's `proxy` log format ends with `[Sent-to $server]`: it names the upstream that answered our probe. */
+  private async sentTo(id: number, agent: string): Promise<string | undefined> {
+    const log = await readIfExists(join(this.options.dataDir, "logs", `proxy-host-${id}_access.log`));
+    const line = log?.split("\n").reverse().find((l) => l.includes(agent));
+    return line ? /\[Sent-to ([^\]]+)\]/.exec(line)?.[1] : undefined;
+  }
+
+  // ---------------------------------------------------------------- files and facts
+
+  private confPath(id: number): string {
+    return join(this.confDir, `${id}.conf`);
+  }
+
+  private async removeConf(id: number): Promise<void> {
+    await rm(this.confPath(id), { force: true });
+  }
+
+  private busyTimeout(): number {
+    return this.options.busyTimeoutMs ?? 1000;
+  }
+
+  /** Backup before the first write of each apply, keeping the newest `backupsToKeep`. */
+  private async backup(): Promise<void> {
+    await mkdir(this.backupDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const target = join(this.backupDir, `database-${stamp}.sqlite`);
+    const db = new Database(this.dbPath, { readonly: true, fileMustExist: true, timeout: this.busyTimeout() });
+    try {
+      await withBusyRetry("back up NPM's database", () => db.backup(target));
+    } finally {
+      db.close();
+    }
+    const keep = this.options.backupsToKeep ?? 5;
+    const files = (await readdir(this.backupDir)).filter((f) => /^database-.*\.sqlite$/.test(f)).sort();
+    for (const old of files.slice(0, Math.max(0, files.length - keep))) await rm(join(this.backupDir, old), { force: true });
+  }
+
+  /** The nginx version and IPv6 setting of the NPM container, read once. */
+  nginxEnv(): Promise<{ nginxVersion: string; ipv6: boolean }> {
+    this.context ??= (async () => {
+      let nginxVersion = this.options.nginxVersion;
+      if (!nginxVersion) {
+        const r = await this.runner.run("docker", ["exec", this.options.container, "nginx", "-v"]);
+        nginxVersion = parseNginxVersion(r.stderr + r.stdout);
+        if (!nginxVersion) throw new TackError(`cannot read the nginx version of ${this.options.container}: ${r.stderr.trim()}`);
+      }
+      let ipv6 = this.options.ipv6;
+      if (ipv6 === undefined) {
+        const r = await this.runner.run("docker", ["inspect", this.options.container, "--format", "{{json .Config.Env}}"]);
+        const vars = (JSON.parse(r.stdout) as string[] | null) ?? [];
+        const v = vars.find((e) => e.startsWith("DISABLE_IPV6="))?.slice("DISABLE_IPV6=".length).toLowerCase();
+        ipv6 = !(v === "on" || v === "true" || v === "1" || v === "yes");
+      }
+      return { nginxVersion, ipv6 };
+    })();
+    return this.context;
+  }
+}
+
+function declaredFields(d: DesiredProxyHost): Partial<ProxyHostFields> {
+  const out: Partial<ProxyHostFields> = {};
+  for (const f of MANAGED_FIELDS) {
+    const v = d[f];
+    if (v !== undefined) (out as Record<string, unknown>)[f] = f === "domains" ? sortDomains(v as string[]) : v;
+  }
+  return out;
+}
+
+function removeEntry(inventory: InventoryEntry[], id: number): void {
+  const i = inventory.findIndex((e) => e.id === id);
+  if (i >= 0) inventory.splice(i, 1);
+}
+
+function parseMeta(text: string): ProxyHostMeta {
+  try {
+    return (JSON.parse(text) as ProxyHostMeta | null) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** nginx's own lines from a failed `nginx -t`, without the docker-ism NPM also filters out. */
+function nginxMessage(err: unknown): string {
+  const text = err instanceof CommandError ? err.stderr : errorMessage(err);
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !l.includes("/var/log/nginx/error.log"))
+    .join("\n");
+}
+
+function optionalGet<T>(db: Db, sql: string, ...params: unknown[]): T | undefined {
+  try {
+    return db.prepare(sql).get(...params) as T | undefined;
+  } catch {
+    return undefined; // table absent in this NPM's schema
+  }
+}
+
+function optionalAll<T>(db: Db, sql: string, ...params: unknown[]): T[] {
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } catch {
+    return [];
+  }
+}
