@@ -151,7 +151,10 @@ export function planRules(desired: DesiredUfwRule[], obs: UfwObservation, opts: 
     findings.push({
       id: "ufw-unmanaged",
       severity: "info",
-      message: `${unmanaged.length} UFW rule(s) without a tack comment are left alone: ${unmanaged.map((r) => `${r.action} ${positionKey(r)}`).join("; ")}`,
+      message: `${unmanaged.length} UFW rule(s) without a tack comment are left alone: ${unmanaged
+        .slice(0, 10)
+        .map((r) => `${r.action} ${positionKey(r)}`)
+        .join("; ")}${unmanaged.length > 10 ? "; ..." : ""}`,
     });
   findings.push(...sshGuard(rulesAfter(obs.rules, changes), changes, obs, opts.allowSshLockout ?? false));
   return { changes, findings, unmanaged };
