@@ -30,7 +30,13 @@ function launch(args: string[], wrap: string[] = []): Launched {
     for (const text of parts) out.push({ text, at: performance.now() });
   });
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<{ code: number | null; at: number }>((resolve) => child.on("exit", (code) => resolve({ code, at: performance.now() })));
+  let exited = false;
+  const exit = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.on("exit", (code) => {
+      exited = true;
+      resolve({ code, at: performance.now() });
+    }),
+  );
   return {
     lines: out,
     get stderr() {
@@ -43,7 +49,7 @@ function launch(args: string[], wrap: string[] = []): Launched {
       for (;;) {
         const hit = out.find((l) => l.text.startsWith(prefix));
         if (hit) return hit.text.slice(prefix.length);
-        if (Date.now() > deadline) throw new Error(`no line ${prefix} in ${JSON.stringify(out)}; stderr: ${stderr}`);
+        if (Date.now() > deadline || exited) throw new Error(`no line ${prefix} in ${JSON.stringify(out)}; stderr: ${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     },

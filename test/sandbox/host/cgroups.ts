@@ -25,7 +25,9 @@ interface MountInfo {
 }
 
 function cgroupMounts(): MountInfo[] {
-  const out: MountInfo[] = [];
+  // Keyed by mount point, later lines win: in a nested sandbox the host's mounts are still listed, hidden
+  // under the outer sandbox's own.
+  const out = new Map<string, MountInfo>();
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const [left, right] = line.split(" - ");
     if (!left || !right) continue;
@@ -33,9 +35,10 @@ function cgroupMounts(): MountInfo[] {
     if (fsType !== "cgroup" && fsType !== "cgroup2") continue;
     const mountPoint = left.split(" ")[4];
     if (!mountPoint) continue;
-    out.push({ mountPoint, fsType, superOptions: (superOpts ?? "").split(",") });
+    out.delete(mountPoint);
+    out.set(mountPoint, { mountPoint, fsType, superOptions: (superOpts ?? "").split(",") });
   }
-  return out;
+  return [...out.values()];
 }
 
 /** Plans one sandbox directory per mounted hierarchy, below this process's own cgroup in it. */
