@@ -81,6 +81,16 @@ describe("compose driver on a real dockerd", () => {
     expect(await converge([api, web])).toEqual([]);
   });
 
+  it("passes the desired env to compose: a changed value recreates the service that interpolates it", async () => {
+    writeComposeProject(dir, [{ name: "api", port: 8080, publish: 18201, environment: { EDITION: "${TACK_TEST_EDITION:-2}" } }, { name: "web", port: 8080, publish: 18202 }], image);
+    expect(await converge([api, web])).toEqual([]);
+    const withEnv = { ...api, env: { TACK_TEST_EDITION: "3" } };
+    const ran = await converge([withEnv, web]);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatch(/ up -d --no-deps api$/);
+    expect(await converge([withEnv, web])).toEqual([]);
+  });
+
   it("removes a retired service's containers (rm -s -f), then converges", async () => {
     const gone = { ...web, state: "removed" as const };
     const ran = await converge([gone]);

@@ -110,6 +110,16 @@ export class ComposeDriver implements Driver<DesiredComposeService, ObservedServ
     return out;
   }
 
+  /** Containers of the given services only (one `docker ps` per project, no compose call): for state probes. */
+  async observeContainers(services: DesiredComposeService[]): Promise<Map<string, ObservedContainer[]>> {
+    const out = new Map<string, ObservedContainer[]>();
+    for (const [p, list] of groupByProject(services)) {
+      const byService = await this.containers(p.project, list);
+      for (const s of list) out.set(s.name, byService.get(s.service) ?? []);
+    }
+    return out;
+  }
+
   /** One `docker ps -a` per project: containers by service, one-off (`run`) containers left out. */
   private async containers(project: string, services: DesiredComposeService[]): Promise<Map<string, ObservedContainer[]>> {
     let stdout: string;

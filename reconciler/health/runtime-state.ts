@@ -32,13 +32,23 @@ export async function unitsEvidence(driver: SystemdDriver, names: string[], line
   return { state, logs };
 }
 
-// Observing with state "removed" never raises "not defined" for a service gone from the files.
-const observeOnly = (services: DesiredComposeService[]) => services.map((s) => ({ ...s, state: "removed" as const }));
+/** Containers only (one `docker ps` per project): a probe must be cheaper than its interval. */
+async function observeServices(driver: ComposeDriver, services: DesiredComposeService[]): Promise<ObservedService[]> {
+  const containers = await driver.observeContainers(services);
+  return services.map((s) => ({
+    name: s.name,
+    project: s.project,
+    service: s.service,
+    defined: true,
+    expectedHash: undefined,
+    image: undefined,
+    containers: containers.get(s.name) ?? [],
+  }));
+}
 
 export function servicesState(driver: ComposeDriver, services: DesiredComposeService[]): StateProbe {
   return async () => {
-    const seen = await driver.observe(observeOnly(services));
-    const bad = [...seen.values()].filter((s) => !serving(s));
+    const bad = (await observeServices(driver, services)).filter((s) => !serving(s));
     return bad.length
       ? { ok: false, detail: bad.map(describeService).join(", ") }
       : { ok: true, detail: `${services.map((s) => s.name).join(", ")} running` };
@@ -46,7 +56,7 @@ export function servicesState(driver: ComposeDriver, services: DesiredComposeSer
 }
 
 export async function servicesEvidence(driver: ComposeDriver, services: DesiredComposeService[], lines = 15): Promise<RuntimeEvidence> {
-  const seen = [...(await driver.observe(observeOnly(services))).values()];
+  const seen = await observeServices(driver, services);
   const logs = (await Promise.all(seen.map((s) => driver.logs(s, lines)))).flat();
   return { state: seen.map(describeService), logs };
 }

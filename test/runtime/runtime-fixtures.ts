@@ -52,8 +52,10 @@ export interface ComposeServiceSpec {
   publish?: number;
   image?: string;
   restart?: string;
-  /** Appended to the served health file, to change the config (and hash) of a service. */
+  /** Container environment; values may use compose interpolation (`${VAR:-x}`). */
   environment?: Record<string, string>;
+  /** A Docker health check fetching this path from the service itself (busybox wget). */
+  healthcheckPath?: string;
 }
 
 /** Writes `<dir>/docker-compose.yml` (v1 and v2 both read version 2.4) and the busybox health dir. */
@@ -69,6 +71,13 @@ export function writeComposeProject(dir: string, services: ComposeServiceSpec[],
     lines.push("    stop_grace_period: 1s");
     lines.push(`    volumes: ["./www:/www:ro"]`);
     if (s.publish) lines.push(`    ports: ["127.0.0.1:${s.publish}:${s.port}"]`);
+    if (s.healthcheckPath) {
+      lines.push("    healthcheck:");
+      lines.push(`      test: ["CMD", "/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:${s.port}${s.healthcheckPath}"]`);
+      lines.push("      interval: 1s");
+      lines.push("      timeout: 1s");
+      lines.push("      retries: 2");
+    }
     if (s.environment) {
       lines.push("    environment:");
       for (const [k, v] of Object.entries(s.environment)) lines.push(`      ${k}: "${v}"`);
