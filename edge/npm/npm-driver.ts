@@ -239,7 +239,8 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
         const e = inventory.find((x) => x.id === id);
         if (e) e.domains = sortDomains(desired.domains);
       }
-      const rowFields = change.fields.filter((f) => f.field !== "ownership" && f.field !== "conf");
+      const confOnly = new Set(["ownership", "conf", "nginxOnline"]);
+      const rowFields = change.fields.filter((f) => !confOnly.has(f.field));
       if (rowFields.length > 0) {
         const values = columnValues(declared);
         const sets = Object.keys(values).map((c) => `${c} = @${c}`);
@@ -249,7 +250,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
             .run({ ...values, modified_on: npmDateTime(new Date()), id }),
         );
       }
-      if (rowFields.length === 0 && !change.fields.some((f) => f.field === "conf")) return; // adoption only
+      if (rowFields.length === 0 && change.fields.every((f) => f.field === "ownership")) return; // adoption only
     }
     const row = this.readRow(db, id)!;
     const model = rowToModel(row);

@@ -142,6 +142,23 @@ describe("NPM proxy host plan", () => {
     ]);
   });
 
+  it("reports conf drift only when the row is right (a row change rewrites the conf anyway)", () => {
+    const d = [want([API], { forwardHost: "172.18.0.1" })];
+    const inv: InventoryEntry[] = [{ id: 1, domains: [API], origin: "created" }];
+    const dbOnlyEdit = row(1, [API], { forwardHost: "api" });
+    const staleConf = renderProxyHostConf(row(1, [API], { forwardHost: "172.18.0.1" }), CTX)!;
+    expect(planProxyHosts(d, observe(d, [dbOnlyEdit], inv, { 1: staleConf }))[0]!.fields).toEqual([
+      { field: "forwardHost", from: "api", to: "172.18.0.1" },
+    ]);
+  });
+
+  it("configures again a host NPM shows offline (its last conf failed nginx -t)", () => {
+    const d = [want([API])];
+    const inv: InventoryEntry[] = [{ id: 1, domains: [API], origin: "created" }];
+    const offline = row(1, [API], { meta: { nginx_online: false, nginx_err: "unknown directive" } });
+    expect(planProxyHosts(d, observe(d, [offline], inv))[0]!.fields).toEqual([{ field: "nginxOnline", from: false, to: true }]);
+  });
+
   it("diffs only declared fields: undefined means unmanaged", () => {
     const d = [want([API], { websockets: undefined, certificateId: undefined })];
     const inv: InventoryEntry[] = [{ id: 1, domains: [API], origin: "created" }];

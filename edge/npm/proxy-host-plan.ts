@@ -149,9 +149,15 @@ export function diffProxyHost(desired: DesiredProxyHost | undefined, actual: Npm
   const fields = diffFields(want, actual, MANAGED_FIELDS);
   if (!actual) return fields;
   if (actual.ownership === "unmanaged") fields.unshift({ field: "ownership", from: "unmanaged", to: "adopted" });
-  if (!fields.some((f) => f.field === "enabled" || f.field === "advancedConfig") && !actual.confMatches) {
-    const from = actual.conf === undefined ? "missing" : actual.renderedConf === undefined ? "present" : "edited by hand";
-    fields.push({ field: "conf", from, to: want.enabled ? "rendered from the row" : "absent" });
+  // A row field that changes rewrites the conf anyway, so conf drift is only news when the row is right.
+  if (fields.length === 0 || (fields.length === 1 && fields[0]!.field === "ownership")) {
+    if (!actual.confMatches) {
+      const from = actual.conf === undefined ? "missing" : actual.renderedConf === undefined ? "present" : "edited by hand";
+      fields.push({ field: "conf", from, to: want.enabled ? "rendered from the row" : "absent" });
+    } else if (actual.nginxOnline === false && want.enabled) {
+      // NPM shows the host offline (its last conf failed nginx -t): configure it again, as NPM's UI would.
+      fields.push({ field: "nginxOnline", from: false, to: true });
+    }
   }
   return fields;
 }
