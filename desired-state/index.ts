@@ -1,5 +1,5 @@
 import type { Finding } from "../reconciler/core/findings.js";
-import type { HostFacts, ResolvedHost } from "../reconciler/core/resources.js";
+import type { HostFacts, Owner, ResolvedHost } from "../reconciler/core/resources.js";
 import { loadRepo, selectHost, type LoadedHost } from "./load.js";
 import { resolveHost } from "./resolve.js";
 import { checkHost } from "./semantic.js";
@@ -16,7 +16,10 @@ export interface DesiredStateResult {
  * Load, check and resolve the desired state of one host from a repo directory. Every problem is returned as a
  * finding with file:line:column; nothing on the host is touched.
  */
-export async function loadDesiredState(repoRoot: string, options: { host?: string; facts?: HostFacts } = {}): Promise<DesiredStateResult> {
+export async function loadDesiredState(
+  repoRoot: string,
+  options: { host?: string; facts?: HostFacts; /** Rollback to pre-run owners: same revision, other owners. */ owners?: Record<string, Owner> } = {},
+): Promise<DesiredStateResult> {
   const repo = await loadRepo(repoRoot);
   const hosts = repo.hosts.map((h) => h.doc.metadata.name);
   const findings = [...repo.findings];
@@ -26,7 +29,12 @@ export async function loadDesiredState(repoRoot: string, options: { host?: strin
   const checked = await checkHost(selected, repoRoot);
   findings.push(...checked.findings);
   if (selected.schemaFailed || findings.some((f) => f.severity === "error")) return { host: selected, hosts, findings };
-  const resolved = resolveHost({ doc: selected.doc, repoRoot, files: checked.files, facts: options.facts ?? {} });
+  let doc = selected.doc;
+  if (options.owners) {
+    const scopes = Object.fromEntries(Object.entries(doc.scopes).map(([n, sc]) => [n, { ...sc, owner: options.owners?.[n] ?? sc.owner }]));
+    doc = { ...doc, scopes };
+  }
+  const resolved = resolveHost({ doc, repoRoot, files: checked.files, facts: options.facts ?? {} });
   return { resolved, host: selected, hosts, findings };
 }
 

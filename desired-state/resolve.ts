@@ -232,6 +232,7 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
     ...(doc.edge?.npm ? { npm: { ...doc.edge.npm } } : {}),
     ...(dns ? { cloudflare: { zone: dns.cloudflare.zone, token: dns.cloudflare.token } } : {}),
     ...(ufw ? { ufw: { deriveEdgeRules: ufw.deriveEdgeRules } } : {}),
+    facts,
     policy: {
       mode: pol.mode,
       layers: pol.layers,

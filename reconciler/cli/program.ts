@@ -1,5 +1,8 @@
 import { Command, CommanderError, Option } from "commander";
-import { UserError, errorMessage } from "../core/errors.js";
+import { UnsafePlanError, UserError, errorMessage } from "../core/errors.js";
+import { LockHeldError } from "../lock.js";
+import { applyCommand, type ApplyOptions } from "./commands/apply.js";
+import { planCommand, type PlanOptions } from "./commands/plan.js";
 import { validateCommand } from "./commands/validate.js";
 import { ExitCode, processOutput, type Output } from "./output.js";
 
@@ -24,6 +27,31 @@ export function buildProgram(o: Output = processOutput): Command {
     .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
     .action((dir: string, opts: { host?: string; format: "text" | "json" }) => validateCommand(dir, opts, o));
 
+  program
+    .command("plan")
+    .description("show what tack would change: on this host (default), offline, or between two git revisions (pull requests)")
+    .argument("[dir]", "desired-state repo", ".")
+    .option("--host <name>", "the Host of a fleet to plan")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "markdown", "json"]).default("text"))
+    .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are (1 still means failure)")
+    .option("--offline", "plan against an empty host without observing anything")
+    .option("--repo <path>", "git repo for a pull request plan")
+    .option("--base <rev>", "base revision (what the host runs)")
+    .option("--head <rev>", "head revision (what merging would apply)")
+    .option("--path <dir>", "desired-state directory inside --repo", ".")
+    .option("--out <file>", "save the plan (JSON) for tack apply FILE")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .action((dir: string, opts: PlanOptions) => planCommand(dir, opts, o));
+
+  program
+    .command("apply")
+    .description("converge this host on the desired state, phase by phase, with health gates and automatic rollback")
+    .argument("[target]", "desired-state repo, or a plan saved with tack plan --out", ".")
+    .option("--yes", "do not ask before applying")
+    .option("--host <name>", "the Host of a fleet to apply")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .action((target: string, opts: ApplyOptions) => applyCommand(target, opts, o));
+
   for (const c of program.commands) c.exitOverride().showHelpAfterError(true);
   return program;
 }
@@ -40,7 +68,7 @@ export async function runCli(argv: string[], o: Output = processOutput): Promise
       // --help and --version exit 0; usage errors exit 1.
       return err.exitCode === 0 ? 0 : 1;
     }
-    if (err instanceof UserError) {
+    if (err instanceof UserError || err instanceof UnsafePlanError || err instanceof LockHeldError) {
       o.err(`error: ${err.message}`);
       return 1;
     }

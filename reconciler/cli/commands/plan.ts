@@ -1,0 +1,86 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { loadDesiredState } from "../../../desired-state/index.js";
+import { UserError } from "../../core/errors.js";
+import { ExecaRunner } from "../../core/runner.js";
+import { checkoutRevision } from "../../git-revision.js";
+import { offlinePlan } from "../../offline-plan.js";
+import type { Plan } from "../../plan.js";
+import { blockingFindings } from "../../plan.js";
+import { dirRevision, planLive, resolveLive } from "../../reconcile.js";
+import { renderPlan, type PlanFormat } from "../../render-plan.js";
+import { buildSteps } from "../../steps.js";
+import type { ResolvedHost } from "../../core/resources.js";
+import { stateDirOf } from "../context.js";
+import { ExitCode, printFindings, type Output } from "../output.js";
+
+export interface PlanOptions {
+  host?: string;
+  format: PlanFormat;
+  detailedExitcode?: boolean;
+  offline?: boolean;
+  repo?: string;
+  base?: string;
+  head?: string;
+  path?: string;
+  out?: string;
+  stateDir?: string;
+}
+
+async function loadOffline(dir: string, host: string | undefined, o: Output, label: string): Promise<ResolvedHost> {
+  const r = await loadDesiredState(dir, host ? { host } : {});
+  if (!r.resolved) {
+    o.err(`${label}: the desired state is invalid:`);
+    printFindings(o, r.findings);
+    throw new ExitCode(1);
+  }
+  return r.resolved;
+}
+
+/** Exit codes: 1 when a finding blocks; with --detailed-exitcode 0 = no changes, 2 = changes. */
+function finish(plan: Plan, host: ResolvedHost, opts: PlanOptions, o: Output): never | void {
+  o.out(renderPlan(plan, host, opts.format).trimEnd());
+  if (blockingFindings(plan).length) throw new ExitCode(1);
+  if (opts.detailedExitcode && buildSteps(plan, host).length + plan.changes.length > 0) throw new ExitCode(2);
+}
+
+export async function planCommand(dir: string, opts: PlanOptions, o: Output): Promise<void> {
+  if (opts.repo || opts.base || opts.head) {
+    if (!opts.repo || !opts.head) throw new UserError("a pull request plan needs --repo PATH --head REV (and usually --base REV)");
+    const head = await checkoutRevision(opts.repo, opts.head, opts.path ?? ".");
+    const base = opts.base ? await checkoutRevision(opts.repo, opts.base, opts.path ?? ".") : undefined;
+    try {
+      const headHost = await loadOffline(head.dir, opts.host, o, `head ${opts.head}`);
+      const baseHost = base ? await loadBaseLeniently(base.dir, opts.host, o) : undefined;
+      const plan = offlinePlan(headHost, baseHost, head.revision.slice(0, 12));
+      finish(plan, headHost, opts, o);
+    } finally {
+      await head.cleanup();
+      await base?.cleanup();
+    }
+    return;
+  }
+  const root = path.resolve(dir);
+  if (opts.offline) {
+    const host = await loadOffline(root, opts.host, o, root);
+    finish(offlinePlan(host, undefined, await dirRevision(root)), host, opts, o);
+    return;
+  }
+  const stateDir = stateDirOf(opts.stateDir);
+  const ctx = { runner: new ExecaRunner(), stateDir, journal: undefined as never, ...(opts.host ? { host: opts.host } : {}) };
+  const resolved = await resolveLive(root, ctx);
+  const revision = await dirRevision(root);
+  const lp = await planLive(resolved, revision, ctx);
+  if (opts.out) {
+    await writeFile(opts.out, JSON.stringify({ kind: "tack-saved-plan", dir: root, revision, fingerprint: lp.plan.fingerprint, host: resolved.host, createdAt: new Date().toISOString() }, null, 2) + "\n");
+    o.err(`saved plan to ${opts.out}: apply it with tack apply ${opts.out}`);
+  }
+  finish(lp.plan, resolved, opts, o);
+}
+
+/** An invalid base is not the PR's fault: plan against nothing, and say so. */
+async function loadBaseLeniently(dir: string, host: string | undefined, o: Output): Promise<ResolvedHost | undefined> {
+  const r = await loadDesiredState(dir, host ? { host } : {});
+  if (!r.resolved) o.err("note: the base revision's desired state is invalid; planning against an empty host");
+  return r.resolved;
+}

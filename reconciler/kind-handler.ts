@@ -1,0 +1,33 @@
+import type { Change } from "./core/changes.js";
+import type { Driver } from "./core/driver.js";
+import type { Finding } from "./core/findings.js";
+import type { ResourceKind } from "./core/refs.js";
+import type { DesiredByKind, ResolvedHost } from "./core/resources.js";
+
+/**
+ * What the planner needs to know about one kind, beyond the Driver contract. The registry
+ * (reconciler/registry.ts) is the one place that builds these from the drivers; the planner, guards and
+ * executor only ever see this interface.
+ */
+export interface KindHandler<D = unknown, A = unknown> {
+  kind: ResourceKind;
+  /** Pure: the changes that bring `actual` to `desired` (the driver's plan). */
+  plan(desired: D[], actual: Map<string, A>): Change<D, A>[];
+  /** Pure: what the plan must report but will not change (unmanaged resources, conflicts). */
+  findings?(desired: D[], actual: Map<string, A>, host: ResolvedHost): Finding[];
+  /** Runtime kinds: is this observed resource serving (unit active, container running)? */
+  serving?(actual: A): boolean;
+  /** One line on the observed resource for gate evidence: `active/running`, `exited (137)`. */
+  describe?(actual: A): string;
+  /** Last log lines of these resources, for a failed gate's evidence. */
+  logs?(names: string[]): Promise<string[]>;
+  /** Does tack own this observed resource (counts for the blast radius)? */
+  owned?(actual: A): boolean;
+  /** Pure: what the host would look like if `desired` had been applied (offline and PR plans). */
+  assumeConverged(desired: D): A;
+  /** Live only: the driver doing I/O. Absent in offline plans. */
+  driver?: Driver<D, A>;
+}
+
+export type KindHandlers = { [K in ResourceKind]?: KindHandler<DesiredByKind[K][number], unknown> };
+export type ObservedByKind = { [K in ResourceKind]?: Map<string, unknown> };
