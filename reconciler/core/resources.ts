@@ -174,6 +174,8 @@ export interface ResolvedHost {
   cloudflare?: { zone: string; token: SecretRef; baseUrl?: string };
   ufw?: { deriveEdgeRules: boolean };
   policy: Policy;
+  /** The live facts resolution used (empty offline). */
+  facts: HostFacts;
 }
 
 export type SecretRef = { env: string } | { file: string };
