@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ExecaRunner } from "../../../reconciler/core/runner.js";
 import { setupBase } from "./base.js";
 import { detectCompose, startDocker, waitForDocker } from "./docker-part.js";
@@ -39,30 +41,42 @@ async function setUp(): Promise<Record<string, string>> {
   const run = new ExecaRunner({ defaultTimeoutMs: 60_000 });
   const { dir, parts } = config;
   const started = performance.now();
-  await setupBase(run, config.cgroups);
+  const steps: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await f();
+    } finally {
+      steps[name] = Math.round(performance.now() - t);
+    }
+  };
+  await timed("base", () => setupBase(run, config.cgroups));
   const env: Record<string, string> = { TACK_SANDBOX: "1", TACK_SANDBOX_DIR: dir, TACK_SANDBOX_PARTS: parts.join(",") };
-  if (parts.includes("ufw")) await setupUfw(run, dir);
+  // The daemons start first; UFW is enabled while they come up (both use iptables -w, in either order the
+  // jumps to DOCKER-USER and ufw-* end up as on a real host), and compose is detected meanwhile.
   const systemd = parts.includes("systemd") ? startSystemd(dir) : undefined;
-  if (parts.includes("docker")) {
-    Object.assign(env, startDocker(dir));
-    process.env.DOCKER_HOST = env.DOCKER_HOST;
-  }
-  await Promise.all([
-    systemd ? waitForSystemd(run, systemd) : undefined,
-    parts.includes("docker") ? waitForDocker(run, dir, parts.includes("npm")) : undefined,
+  const docker = parts.includes("docker") ? startDocker(dir) : undefined;
+  if (docker) process.env.DOCKER_HOST = docker.DOCKER_HOST;
+  const [, , , compose] = await Promise.all([
+    parts.includes("ufw") ? timed("ufw", () => setupUfw(run, dir)) : undefined,
+    systemd ? timed("systemd", () => waitForSystemd(run, systemd)) : undefined,
+    docker ? timed("docker+images", () => waitForDocker(run, dir, parts.includes("npm"))) : undefined,
+    docker ? timed("compose-detect", () => detectCompose(run)) : undefined,
   ]);
   if (systemd) Object.assign(env, systemd);
-  if (parts.includes("docker")) {
-    env.TACK_SANDBOX_COMPOSE = await detectCompose(run);
+  if (docker && compose) {
+    Object.assign(env, docker);
+    env.TACK_SANDBOX_COMPOSE = compose;
     env.TACK_SANDBOX_BUSYBOX_IMAGE = BUSYBOX_IMAGE;
   }
   if (parts.includes("npm")) {
-    env.TACK_SANDBOX_NPM_DATA = await startNpm(run, dir);
+    env.TACK_SANDBOX_NPM_DATA = await timed("npm", () => startNpm(run, dir));
     env.TACK_SANDBOX_NPM_IMAGE = NPM_IMAGE;
     env.TACK_SANDBOX_NPM_CONTAINER = NPM_CONTAINER;
     env.TACK_SANDBOX_NPM_NETWORK = NPM_NETWORK;
   }
   env.TACK_SANDBOX_SETUP_MS = String(Math.round(performance.now() - started));
+  env.TACK_SANDBOX_SETUP_STEPS_MS = JSON.stringify(steps);
   return env;
 }
 
@@ -71,7 +85,14 @@ async function main(): Promise<number> {
   try {
     env = await setUp();
   } catch (e) {
-    process.stderr.write(`run-in-sandbox: set-up failed (logs in ${config.dir} are removed at exit): ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`run-in-sandbox: set-up failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    // The scratch dir (and its logs) is removed at exit: show the daemons' last words now.
+    for (const log of ["dockerd.log", "systemd-user.log"]) {
+      const path = join(config.dir, log);
+      if (!existsSync(path)) continue;
+      const tail = readFileSync(path, "utf8").trimEnd().split("\n").slice(-15).join("\n");
+      process.stderr.write(`--- ${log} (last lines)\n${tail}\n`);
+    }
     return 1;
   }
   if (stopping) return 130;
