@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { UnsafePlanError, UserError, errorMessage } from "../core/errors.js";
 import { LockHeldError } from "../lock.js";
 import { applyCommand, type ApplyOptions } from "./commands/apply.js";
+import { offlineDemo } from "./commands/demo.js";
 import { planCommand, type PlanOptions } from "./commands/plan.js";
 import { validateCommand } from "./commands/validate.js";
 import { ExitCode, processOutput, type Output } from "./output.js";
@@ -51,6 +52,11 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--host <name>", "the Host of a fleet to apply")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .action((target: string, opts: ApplyOptions) => applyCommand(target, opts, o));
+
+  program
+    .command("demo")
+    .description("tack's main job on the built-in islandflow example (offline: the pull request plan of the native cutover)")
+    .action(() => offlineDemo(o));
 
   for (const c of program.commands) c.exitOverride().showHelpAfterError(true);
   return program;
