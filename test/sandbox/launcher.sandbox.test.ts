@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 
 // Launches run-in-sandbox.ts as a child (needs root and unshare: run on the machine, or nested in `npm test`)
 // and checks that a sandbox leaves nothing behind: processes, mounts, its dir, cgroup dirs.
@@ -15,6 +15,19 @@ interface Launched {
   pid: number;
   waitForLine(prefix: string, timeoutMs?: number): Promise<string>;
 }
+
+const launched: Launched[] = [];
+// A failed assertion must not leave a sandbox running: SIGTERM makes the launcher tear it down.
+afterEach(async () => {
+  for (const l of launched.splice(0)) {
+    try {
+      process.kill(l.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    await l.exit;
+  }
+});
 
 function launch(args: string[], wrap: string[] = []): Launched {
   const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), "--import", "tsx", launcher, ...args], {
@@ -37,7 +50,7 @@ function launch(args: string[], wrap: string[] = []): Launched {
       resolve({ code, at: performance.now() });
     }),
   );
-  return {
+  const l: Launched = {
     lines: out,
     get stderr() {
       return stderr;
@@ -54,6 +67,8 @@ function launch(args: string[], wrap: string[] = []): Launched {
       }
     },
   };
+  launched.push(l);
+  return l;
 }
 
 /** Host processes that belong to a sandbox: in its cgroup tree, or naming its dir in argv or environment. */
