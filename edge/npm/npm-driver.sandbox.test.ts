@@ -5,7 +5,7 @@
  * bridge gateway IP with a UFW allow from the bridge subnet.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { execa, type ResultPromise } from "execa";
@@ -14,6 +14,7 @@ import { ApplyError, UserError } from "../../reconciler/core/errors.js";
 import { ExecaRunner } from "../../reconciler/core/runner.js";
 import type { DesiredProxyHost } from "../../reconciler/core/resources.js";
 import { busyboxHttpUnit, composeFile, writeHealthDir } from "../../test/sandbox/fixtures.js";
+import { createNpmDatabase } from "../../test/sandbox/npm-schema.js";
 import { sandbox } from "../../test/sandbox/sandbox-env.js";
 import { readNpmBridge, type NpmBridge } from "./bridge.js";
 import { NpmProxyHostDriver } from "./npm-driver.js";
@@ -158,6 +159,28 @@ describe("NPM proxy host driver on the sandbox host", () => {
     expect(fingerprint()).toBe(before);
   });
 
+  it("reverts a switch whose upstream does not answer through NPM (the reference's UFW outage)", async () => {
+    const rule = ["proto", "tcp", "from", bridge.subnet, "to", "any", "port", "4000"];
+    await converge([desired("docker")]);
+    const before = rowOf();
+    const conf = confOf(before.id);
+    await runner.run("ufw", ["delete", "allow", ...rule], { mutates: true });
+    try {
+      const impatient = new NpmProxyHostDriver({ runner, dataDir: data, container, stateDir: join(work, "state"), probeTimeoutMs: 3000 });
+      const hosts = [desired("native")];
+      const err = await impatient.apply(impatient.plan(hosts, await impatient.observe(hosts))).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplyError);
+      expect((err as Error).message).toMatch(/probe through NPM failed.*restored/);
+      expect(rowOf()).toMatchObject({ forward_host: "api", modified_on: before.modified_on });
+      expect(confOf(before.id)).toBe(conf);
+      expect(await body()).toBe("docker");
+    } finally {
+      await runner.run("ufw", ["allow", ...rule, "comment", "npm bridge to native api"], { mutates: true });
+    }
+    await converge([desired("native")]);
+    expect(await body()).toBe("native");
+  });
+
   it("a bad advanced_config is refused by nginx -t: previous row and conf keep serving, .err kept", async () => {
     const row = rowOf();
     const conf = confOf(row.id);
@@ -253,5 +276,21 @@ describe("NPM proxy host driver on the sandbox host", () => {
     db.close();
     expect(readdirSync(join(work, "state/npm-backups")).length).toBeLessThanOrEqual(3);
     expect(driver.plan([], await driver.observe([]))).toEqual([]);
+  });
+
+  it("writes a database from before NPM 2.14 (no trust_forwarded_proto column)", async () => {
+    const dbPath = join(data, "database.sqlite");
+    renameSync(dbPath, `${dbPath}.2-15`);
+    try {
+      createNpmDatabase(dbPath, { trustForwardedProto: false });
+      const old = new NpmProxyHostDriver({ runner, dataDir: data, container, stateDir: join(work, "state-2-13") });
+      await old.apply(old.plan([desired("docker")], await old.observe([desired("docker")])));
+      expect(await body()).toBe("docker");
+      expect(rowOf()).not.toHaveProperty("trust_forwarded_proto");
+      expect(old.plan([desired("docker")], await old.observe([desired("docker")]))).toEqual([]);
+      await old.apply(old.plan([], await old.observe([])));
+    } finally {
+      renameSync(`${dbPath}.2-15`, dbPath);
+    }
   });
 });

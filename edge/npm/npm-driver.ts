@@ -429,7 +429,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
     // nginx -s reload only signals the master: retry until the new workers answer, or the deadline.
     while (Date.now() < deadline) {
       try {
-        const status = await this.requestThroughNpm(domain, path, agent);
+        const status = await this.requestThroughNpm(domain, path, agent, Math.max(2000, deadline - Date.now()));
         if (status >= 200 && status < 400) {
           const sentTo = await this.sentTo(id, agent);
           if (sentTo === undefined || sentTo === desired.forwardHost) return;
@@ -450,7 +450,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
    * images may only have wget or a busybox nc (a static busybox wget can crash where glibc's libc.so.6 is
    * present), so the first tool that runs at all is remembered.
    */
-  private async requestThroughNpm(domain: string, path: string, agent: string): Promise<number> {
+  private async requestThroughNpm(domain: string, path: string, agent: string, timeoutMs: number): Promise<number> {
     const c = this.options.container;
     const url = `http://127.0.0.1:80${path}`;
     const tools: Record<ProbeTool, string[]> = {
@@ -464,7 +464,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
     for (const tool of order) {
       let r;
       try {
-        r = await this.runner.run("docker", tools[tool], { timeoutMs: 10_000, okExitCodes: [0, 1, 8, 22] });
+        r = await this.runner.run("docker", tools[tool], { timeoutMs: Math.min(timeoutMs, 10_000), okExitCodes: [0, 1, 8, 22] });
       } catch (err) {
         lastErr = err;
         continue; // 126/127: no such tool; 139: it crashed
