@@ -19,6 +19,8 @@ import {
  * The Compose driver's I/O. Per project: one `docker ps` (state from labels), one `config` (services,
  * images) and one `config --hash` (what a current container's label must say; v1 and v2 both print
  * `<service> <hash>` lines for `--hash=a,b`). Apply batches `up -d --no-deps` and `rm -s -f` per project.
+ * Services are always named for --hash: `--hash=*` printed nothing in compose v2.23.0 (docker/compose#11145).
+ * v1's hash includes the image id, so a rebuilt image is drift too, exactly as `up` sees it.
  */
 
 export type ComposeFlavor = "v2" | "v1";
