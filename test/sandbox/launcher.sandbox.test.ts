@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { createCgroups, planCgroups, removeCgroups } from "./host/cgroups.js";
 
 // Launches run-in-sandbox.ts as a child (needs root and unshare: run on the machine, or nested in `npm test`)
 // and checks that a sandbox leaves nothing behind: processes, mounts, its dir, cgroup dirs.
@@ -158,5 +159,38 @@ describe("run-in-sandbox.ts", () => {
     const { code } = await s.exit;
     expect(code).toBe(1);
     expect(s.stderr).toContain("the sandbox host needs root and unshare(2): ");
+  });
+});
+
+describe("stale sandboxes", () => {
+  it("a launcher sweeps a dead sandbox's dir and cgroups, never a live one's", async () => {
+    const old = new Date(Date.now() - 5 * 60_000);
+    const dead = mkdtempSync("/tmp/tack-sandbox-");
+    const live = mkdtempSync("/tmp/tack-sandbox-");
+    const deadCgroups = planCgroups(basename(dead));
+    const liveCgroups = planCgroups(basename(live));
+    createCgroups(deadCgroups);
+    createCgroups(liveCgroups);
+    mkdirSync(join(dead, "docker/overlay2"), { recursive: true });
+    const sleeper = spawn("sleep", ["600"], { stdio: "ignore" });
+    try {
+      for (const c of liveCgroups) writeFileSync(join(c.sandboxDir, "cgroup.procs"), String(sleeper.pid));
+      utimesSync(dead, old, old);
+      utimesSync(live, old, old);
+
+      const s = launch(["--parts", "ufw", "--", "true"]);
+      expect((await s.exit).code).toBe(0);
+      expect(s.stderr).toContain(`removed ${dead}`);
+      expect(existsSync(dead)).toBe(false);
+      expect(cgroupDirsOf(dead)).toEqual([]);
+      expect(existsSync(live)).toBe(true);
+      expect(cgroupDirsOf(live).length).toBe(liveCgroups.length);
+    } finally {
+      sleeper.kill("SIGKILL");
+      await new Promise((r) => sleeper.once("exit", r));
+      rmSync(live, { recursive: true, force: true });
+      rmSync(dead, { recursive: true, force: true });
+      for (let i = 0; i < 20 && removeCgroups([...liveCgroups, ...deadCgroups]).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });

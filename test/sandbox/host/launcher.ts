@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createCgroups, planCgroups, removeCgroups } from "./cgroups.js";
 import { INNER_CONFIG_VAR, type InnerConfig } from "./inner-config.js";
 import type { LauncherArgs } from "./parts.js";
+import { sweepStaleSandboxes } from "./stale-sweep.js";
 
 /**
  * The launcher, outside the namespaces. It owns what must be cleaned even if everything inside is killed:
@@ -56,6 +57,7 @@ export interface TeardownReport {
 
 export async function runInSandbox(args: LauncherArgs): Promise<number> {
   preflight();
+  for (const d of sweepStaleSandboxes()) process.stderr.write(`run-in-sandbox: removed ${d}, left by a sandbox whose launcher died\n`);
   const dir = mkdtempSync("/tmp/tack-sandbox-");
   const cgroups = planCgroups(basename(dir));
   const config: InnerConfig = { dir, parts: args.parts, cgroups, command: args.command, cwd: process.cwd() };
