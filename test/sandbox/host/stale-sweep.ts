@@ -7,7 +7,8 @@ import { planCgroups, removeCgroups } from "./cgroups.js";
  * A sandbox is alive while any process sits in its cgroup tree (tini, pid 1 of its namespace, at least),
  * so a dir is swept only on positive evidence of death: its cgroup dirs exist and hold no process, and the
  * dir is older than `minAgeMs` (a launcher creates both a moment before its first process joins). Inside
- * a sandbox other sandboxes' cgroups are invisible (cgroup namespace), so nothing is swept from there.
+ * a sandbox, /tmp is shared but only the cgroups of sandboxes nested in it are visible (cgroup namespace):
+ * the enclosing sandbox and other people's are never judged from there.
  */
 export const SANDBOX_DIR_PATTERN = /^tack-sandbox-[A-Za-z0-9]{6}$/;
 
@@ -26,7 +27,6 @@ function hasMountsUnder(dir: string): boolean {
 
 export function sweepStaleSandboxes(tmp = "/tmp", minAgeMs = 60_000, now = Date.now()): string[] {
   const swept: string[] = [];
-  if (process.env.TACK_SANDBOX === "1") return swept;
   for (const name of readdirSync(tmp)) {
     if (!SANDBOX_DIR_PATTERN.test(name)) continue;
     const dir = join(tmp, name);
