@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import type { Change, FieldChange } from "../../reconciler/core/changes.js";
@@ -82,6 +82,7 @@ export class FileProxyHostInventory implements ProxyHostInventory {
 
   async save(entries: InventoryEntry[]): Promise<void> {
     const sorted = [...entries].sort((a, b) => a.id - b.id);
+    await mkdir(dirname(this.file), { recursive: true });
     await writeAtomic(this.file, JSON.stringify({ version: 1, hosts: sorted }, null, 2) + "\n");
   }
 }
@@ -225,6 +226,9 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
     let prevConf: string | undefined;
     if (action === "create") {
       id = await this.insert(db, declared);
+      // An entry for these domains whose row is gone (deleted in NPM's UI) is stale: the new row replaces it.
+      const key = sortDomains(desired.domains).join(",");
+      for (const stale of inventory.filter((e) => sortDomains(e.domains).join(",") === key)) removeEntry(inventory, stale.id);
       inventory.push({ id, domains: sortDomains(desired.domains), origin: "created" });
     } else {
       if (!actual) throw new TackError(`update of ${name} carries no observed row`);
