@@ -3,7 +3,7 @@ import { ApplyError, errorMessage, TackError } from "./core/errors.js";
 import type { ResourceRef } from "./core/refs.js";
 import { waitHealthy, HealthTimeoutError, describeCheck } from "./health/wait-healthy.js";
 import type { Runner } from "./core/runner.js";
-import type { KindHandlers } from "./kind-handler.js";
+import type { GateProbe, KindHandlers } from "./kind-handler.js";
 import type { Journal } from "./journal.js";
 import type { Gate } from "./plan.js";
 import type { Step } from "./steps.js";
@@ -39,30 +39,11 @@ async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
   const kind = gate.runtime === "native" ? "systemd.unit" : "compose.service";
   const handler = opts.handlers[kind];
   const desired = (opts.host.resources[kind] as DesiredByKind[typeof kind]).filter((d) => gate.resources.includes(d.name));
-  const observeState = async () => {
-    if (!handler?.driver) return { ok: false, lines: ["no driver"] };
-    const seen = await (handler.driver.observe as (d: unknown[]) => Promise<Map<string, unknown>>)(desired);
-    const lines: string[] = [];
-    let ok = true;
-    for (const d of desired) {
-      const a = seen.get(d.name);
-      const serving = a !== undefined && handler.serving !== undefined && (handler.serving as (x: unknown) => boolean)(a);
-      ok &&= serving;
-      lines.push(`${d.name}: ${a && handler.describe ? (handler.describe as (x: unknown) => string)(a) : serving ? "serving" : "not serving"}`);
-    }
-    return { ok, lines };
-  };
-  const evidence = await waitHealthy(gate.check, {
-    runner: opts.runner,
-    state: async () => {
-      const s = await observeState();
-      return { ok: s.ok, detail: s.lines.join("; ") };
-    },
-  });
+  const probe = handler?.gate ? (handler.gate as (d: unknown[]) => GateProbe)(desired) : undefined;
+  const evidence = await waitHealthy(gate.check, { runner: opts.runner, ...(probe ? { state: probe.state } : {}) });
   if (evidence.healthy) return `${describeCheck(gate.check)}: ${evidence.last.detail} after ${evidence.elapsedMs} ms`;
-  const state = await observeState().catch((err) => ({ ok: false, lines: [errorMessage(err)] }));
-  const logs = handler?.logs ? await (handler.logs as (names: string[]) => Promise<string[]>)(gate.resources).catch(() => []) : [];
-  throw new HealthTimeoutError(`${gate.scope} on ${gate.runtime} (${describeCheck(gate.check)})`, evidence, { state: state.lines, logs });
+  const seen = probe ? await probe.evidence().catch((err) => ({ state: [errorMessage(err)], logs: [] as string[] })) : { state: [], logs: [] };
+  throw new HealthTimeoutError(`${gate.scope} on ${gate.runtime} (${describeCheck(gate.check)})`, evidence, seen);
 }
 
 export async function executeSteps(opts: ExecuteOptions): Promise<void> {

@@ -2,6 +2,7 @@ import type { Change } from "./core/changes.js";
 import type { Driver } from "./core/driver.js";
 import type { Finding } from "./core/findings.js";
 import type { ResourceKind } from "./core/refs.js";
+import type { StateProbe } from "./health/probe.js";
 import type { DesiredByKind, ResolvedHost } from "./core/resources.js";
 
 /**
@@ -17,16 +18,19 @@ export interface KindHandler<D = unknown, A = unknown> {
   findings?(desired: D[], actual: Map<string, A>, host: ResolvedHost): Finding[];
   /** Runtime kinds: is this observed resource serving (unit active, container running)? */
   serving?(actual: A): boolean;
-  /** One line on the observed resource for gate evidence: `active/running`, `exited (137)`. */
-  describe?(actual: A): string;
-  /** Last log lines of these resources, for a failed gate's evidence. */
-  logs?(names: string[]): Promise<string[]>;
+  /** Runtime kinds, live: a cheap state probe for health gates, and the evidence a failed gate reports. */
+  gate?(desired: D[]): GateProbe;
   /** Does tack own this observed resource (counts for the blast radius)? */
   owned?(actual: A): boolean;
   /** Pure: what the host would look like if `desired` had been applied (offline and PR plans). */
   assumeConverged(desired: D): A;
   /** Live only: the driver doing I/O. Absent in offline plans. */
   driver?: Driver<D, A>;
+}
+
+export interface GateProbe {
+  state: StateProbe;
+  evidence(): Promise<{ state: string[]; logs: string[] }>;
 }
 
 export type KindHandlers = { [K in ResourceKind]?: KindHandler<DesiredByKind[K][number], unknown> };

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { ComposeDriver } from "../compose/compose-driver.js";
-import { isRunning, planServices, type ObservedService } from "../compose/compose-plan.js";
+import { planServices, type ObservedService } from "../compose/compose-plan.js";
+import { serving, servicesEvidence, servicesState } from "./health/runtime-state.js";
 import { CloudflareDriver } from "../edge/cloudflare/cloudflare-driver.js";
 import { ownedBy, planRecords, type ObservedDnsRecord } from "../edge/cloudflare/record-plan.js";
 import { NpmProxyHostDriver } from "../edge/npm/npm-driver.js";
@@ -23,7 +24,7 @@ import type {
   ResolvedHost,
   SystemdScope,
 } from "./core/resources.js";
-import type { KindHandler, KindHandlers } from "./kind-handler.js";
+import type { GateProbe, KindHandler, KindHandlers } from "./kind-handler.js";
 
 /**
  * The one place drivers are registered. Planner, guards and executor see KindHandlers only; this file knows
@@ -115,10 +116,26 @@ function unitHandler(driver?: Driver<DesiredSystemdUnit, ObservedUnit> & { logs?
     findings: (d, a) => unitFindings(d, a),
     serving: isActive,
     owned: (a) => a.installedByTack,
-    describe: (a) => `${a.activeState}/${a.subState} (${a.unitFileState || "no unit file"})`,
     assumeConverged: assumedUnit,
-    ...(driver ? { driver } : {}),
-    ...(driver?.logs ? { logs: async (names: string[]) => (await Promise.all(names.map((n) => driver.logs!(n, 10)))).flat() } : {}),
+    ...(driver
+      ? {
+          driver,
+          gate: (desired: DesiredSystemdUnit[]): GateProbe => ({
+            state: async () => {
+              const seen = await driver.observe(desired);
+              const down = desired.filter((d) => !isActive(seen.get(d.name) ?? { activeState: "unknown" }));
+              return down.length
+                ? { ok: false, detail: down.map((d) => `${d.name} is ${seen.get(d.name)?.activeState}/${seen.get(d.name)?.subState}`).join(", ") }
+                : { ok: true, detail: `${desired.map((d) => d.name).join(", ")} active` };
+            },
+            evidence: async () => {
+              const seen = await driver.observe(desired);
+              const logs = driver.logs ? (await Promise.all(desired.map((d) => driver.logs!(d.name, 15)))).flat() : [];
+              return { state: desired.map((d) => `${d.name} is ${seen.get(d.name)?.activeState}/${seen.get(d.name)?.subState}`), logs };
+            },
+          }),
+        }
+      : {}),
   };
 }
 
@@ -126,11 +143,11 @@ function composeHandler(driver?: ComposeDriver): KindHandler<DesiredComposeServi
   return {
     kind: "compose.service",
     plan: (d, a) => planServices(d, a),
-    serving: isRunning,
+    // Running, and healthy when the image has a health check.
+    serving,
     owned: () => true,
-    describe: (a) => (a.containers.length ? a.containers.map((c) => `${c.name} ${c.status || c.state}`).join(", ") : "no container"),
     assumeConverged: assumedService,
-    ...(driver ? { driver } : {}),
+    ...(driver ? { driver, gate: (desired: DesiredComposeService[]): GateProbe => ({ state: servicesState(driver, desired), evidence: () => servicesEvidence(driver, desired) }) } : {}),
   };
 }
 

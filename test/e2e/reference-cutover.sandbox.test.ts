@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestFromNpm, npmBridge } from "../sandbox/fixtures.js";
+import { islandflowHost, type IslandflowHost } from "./islandflow-host.js";
+
+const ALL = ["api", "workers", "ingest-options", "web"] as const;
+const owners = (o: "native" | "docker") => Object.fromEntries(ALL.map((s) => [s, o]));
+
+async function composeServicesRunning(h: IslandflowHost): Promise<string[]> {
+  const r = await h.runner.run("docker", ["ps", "--filter", "label=com.docker.compose.project=islandflow", "--format", "{{.Label \"com.docker.compose.service\"}}"]);
+  return r.stdout.split("\n").filter(Boolean).sort();
+}
+
+async function activeUnits(h: IslandflowHost): Promise<string[]> {
+  const r = await h.runner.run("systemctl", ["--user", "list-units", "--state=active", "--no-legend", "--plain", "islandflow-*"]);
+  return r.stdout.split("\n").map((l) => l.split(/\s+/)[0]!).filter(Boolean).sort();
+}
+
+describe("the reference cutover, end to end on the sandbox host", () => {
+  let h: IslandflowHost;
+  beforeAll(async () => {
+    h = await islandflowHost();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("converges the Docker-owned baseline", async () => {
+    const out = await h.apply();
+    expect(out.status, out.error).toBe("applied");
+    expect(await composeServicesRunning(h)).toEqual(["api", "ingest-options", "web", "workers"]);
+    expect(await activeUnits(h)).toEqual([]);
+    const api = await requestFromNpm({ host: "api.flow.example.org", path: "/health" });
+    expect(api.body.trim()).toBe("islandflow api docker");
+    const web = await requestFromNpm({ host: "flow.example.org", path: "/health" });
+    expect(web.body.trim()).toBe("islandflow web docker");
+    expect((await h.plan()).plan.changes).toEqual([]);
+  });
+
+  it("cuts every scope over to native: NPM via the bridge gateway, UFW from the bridge, api DNS-only", async () => {
+    await h.setOwners(owners("native"));
+    const out = await h.apply();
+    expect(out.status, out.error).toBe("applied");
+    expect(out.cutovers.map((c) => `${c.scope}:${c.from}->${c.to}`).sort()).toEqual([
+      "api:docker->native",
+      "ingest-options:docker->native",
+      "web:docker->native",
+      "workers:docker->native",
+    ]);
+    expect(await composeServicesRunning(h)).toEqual([]);
+    expect(await activeUnits(h)).toEqual([
+      "islandflow-api.service",
+      "islandflow-ingest-options.service",
+      "islandflow-web.service",
+      "islandflow-workers.service",
+    ]);
+    const { gateway, subnet } = await npmBridge();
+    const api = await requestFromNpm({ host: "api.flow.example.org", path: "/health" });
+    expect(api.body.trim()).toBe("islandflow api native");
+    const web = await requestFromNpm({ host: "flow.example.org", path: "/health" });
+    expect(web.body.trim()).toBe("islandflow web native");
+    const confs = await h.runner.run("sh", ["-c", `cat ${process.env.TACK_SANDBOX_NPM_DATA}/nginx/proxy_host/*.conf`]);
+    expect(confs.stdout).toMatch(new RegExp(`set \\$server\\s+"${gateway.replace(/\./g, "\\.")}";`));
+    expect(confs.stdout).not.toMatch(/host\.docker\.internal/);
+    const ufw = await h.runner.run("ufw", ["show", "added"]);
+    expect(ufw.stdout).toMatch(new RegExp(`allow from ${subnet.replace(/\./g, "\\.")} to any port 4000 proto tcp`));
+    expect(ufw.stdout).toMatch(new RegExp(`allow from ${subnet.replace(/\./g, "\\.")} to any port 3000 proto tcp`));
+    const records = h.cf.records("example.org");
+    expect(records.find((r) => r.name === "api.flow.example.org")).toMatchObject({ proxied: false });
+    expect(records.find((r) => r.name === "flow.example.org")).toMatchObject({ proxied: true });
+    expect((await h.plan()).plan.changes).toEqual([]);
+  });
+
+  it("goes back to Docker, and the derived bridge → 3000 rule closes again", async () => {
+    await h.setOwners(owners("docker"));
+    const out = await h.apply();
+    expect(out.status, out.error).toBe("applied");
+    expect(await composeServicesRunning(h)).toEqual(["api", "ingest-options", "web", "workers"]);
+    expect(await activeUnits(h)).toEqual([]);
+    expect((await requestFromNpm({ host: "api.flow.example.org", path: "/health" })).body.trim()).toBe("islandflow api docker");
+    expect((await requestFromNpm({ host: "flow.example.org", path: "/health" })).body.trim()).toBe("islandflow web docker");
+    const ufw = await h.runner.run("ufw", ["show", "added"]);
+    expect(ufw.stdout).not.toMatch(/port 3000/);
+    expect(ufw.stdout).toMatch(/port 4000/); // declared: kept while Docker owns api
+    expect((await h.plan()).plan.changes).toEqual([]);
+  });
+
+  it("rolls back by itself when a native unit never gets healthy", async () => {
+    // The native api listens on the wrong port: its /health gate on :4000 can never pass.
+    await h.edit("Environment=API_PORT=4000", "Environment=API_PORT=4999", "units/islandflow-api.service");
+    await h.edit('health: { http: "http://127.0.0.1:4000/health", timeout: 60s }', 'health: { http: "http://127.0.0.1:4000/health", timeout: 6s }');
+    await h.setOwners({ api: "native" });
+    const out = await h.apply();
+    expect(out.status).toBe("rolled-back");
+    expect(out.error).toMatch(/api on native .* not healthy after/);
+    expect(await composeServicesRunning(h)).toContain("api");
+    expect(await activeUnits(h)).not.toContain("islandflow-api.service");
+    expect((await requestFromNpm({ host: "api.flow.example.org", path: "/health" })).body.trim()).toBe("islandflow api docker");
+    const run = h.journal.run(out.runId!);
+    expect(run?.status).toBe("rolled-back");
+    expect(h.journal.revision(out.revision)?.status).toBe("failed");
+  });
+});
