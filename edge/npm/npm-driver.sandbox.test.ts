@@ -63,6 +63,17 @@ async function converge(hosts: DesiredProxyHost[]) {
  * requestFromNpm uses busybox wget, which segfaults (exit 139) in the NPM stand-in image.
  */
 async function body(host = API): Promise<string> {
+  // Right after `nginx -s reload` an old worker may close a connection it accepted but had not read yet:
+  // a client sees no response at all. Retry that case only; any HTTP answer counts.
+  for (let i = 0; i < 5; i++) {
+    const answer = await bodyOnce(host);
+    if (answer !== "not ok: no response") return answer;
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  return "not ok: no response";
+}
+
+async function bodyOnce(host: string): Promise<string> {
   const probe = new ExecaRunner({ defaultTimeoutMs: 15_000 });
   const r = await probe.run("docker", [
     "exec", container, "nc", "-w", "5", "127.0.0.1", "80", "-e", "sh", "-c",

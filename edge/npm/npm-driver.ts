@@ -246,7 +246,9 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
       const confOnly = new Set(["ownership", "conf", "nginxOnline"]);
       const rowFields = change.fields.filter((f) => !confOnly.has(f.field));
       if (rowFields.length > 0) {
-        const values = columnValues(declared);
+        // NPM patches meta after a good test; folding it in keeps the success path to one transaction per host.
+        const meta = JSON.stringify({ ...parseMeta(prev.meta), nginx_online: true, nginx_err: null });
+        const values = { ...columnValues(declared), meta };
         const sets = Object.keys(values).map((c) => `${c} = @${c}`);
         await this.write(db, `update ${name}`, () =>
           db
