@@ -3,7 +3,7 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { UserError } from "../../core/errors.js";
 import { StateLock } from "../../lock.js";
-import { applyRevision, recoverUnfinished, type ApplyRequest } from "../../reconcile.js";
+import { applyRevision, recoverUnfinished, type ApplyRequest, type ReconcileContext } from "../../reconcile.js";
 import { liveContext, stateDirOf } from "../context.js";
 import { ExitCode, type Output } from "../output.js";
 
@@ -29,15 +29,30 @@ async function savedPlan(file: string): Promise<{ dir: string; revision: string;
   return data;
 }
 
+/**
+ * Fault injection for crash tests: TACK_FAULT_KILL_BEFORE_PHASE=<phase> makes this process SIGKILL itself when a
+ * step of that phase has been journaled as started and before it runs — a real crash, not an exception.
+ */
+function faultInjection(): Partial<ReconcileContext> {
+  const phase = process.env.TACK_FAULT_KILL_BEFORE_PHASE;
+  if (!phase) return {};
+  return {
+    beforeStep: (step) => {
+      if (step.phase === phase) process.kill(process.pid, "SIGKILL");
+    },
+  };
+}
+
 export async function applyCommand(target: string, opts: ApplyOptions, o: Output): Promise<void> {
   const stateDir = stateDirOf(opts.stateDir);
   const saved = await savedPlan(target);
   if (!opts.yes && !process.stdin.isTTY) throw new UserError("tack apply asks before changing the host; with no terminal to ask on, pass --yes");
   const lock = StateLock.acquire(stateDir, `tack apply ${target}`);
-  const ctx = liveContext(stateDir, o, opts.host ? { host: opts.host } : {});
+  const ctx = liveContext(stateDir, o, { ...(opts.host ? { host: opts.host } : {}), ...faultInjection() });
   try {
     const recovery = await recoverUnfinished(ctx);
-    for (const r of recovery.retry) o.out(`retrying interrupted revision ${r.revision} once`);
+    for (const id of recovery.recovered) o.out(`run ${id} had been interrupted: the host was rolled back to its last good state`);
+    for (const r of recovery.retry) o.out(`the interrupted revision ${r.revision} is tried again once`);
     const req: ApplyRequest = saved
       ? { dir: saved.dir, revision: saved.revision, expectFingerprint: saved.fingerprint }
       : { dir: path.resolve(target) };
