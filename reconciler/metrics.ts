@@ -12,6 +12,10 @@ export const RECONCILE_RESULTS: ReconcileResult[] = ["success", "no-changes", "f
 export type ScopeOwnerLabel = "native" | "docker" | "none" | "both";
 const OWNER_LABELS: ScopeOwnerLabel[] = ["native", "docker", "none", "both"];
 
+function ownerLabel(owner: string): string {
+  return (OWNER_LABELS as string[]).includes(owner) ? owner : "other";
+}
+
 export class TackMetrics {
   readonly registry: Registry;
   private readonly reconcileTotal: Counter<"result">;
@@ -30,6 +34,8 @@ export class TackMetrics {
   private desiredRev: string | undefined;
   private appliedRev: string | undefined;
   private scopes = new Set<string>();
+  private healthScopes = new Set<string>();
+  private cutoverLabels = new Map<string, { scope: string; from: string; to: string; result: string }>();
 
   constructor(options: { registry?: Registry; processMetrics?: boolean } = {}) {
     const registers = [(this.registry = options.registry ?? new Registry())];
@@ -88,18 +94,31 @@ export class TackMetrics {
     const now = new Set(owners.map((o) => o.scope));
     for (const gone of [...this.scopes].filter((s) => !now.has(s))) {
       for (const owner of OWNER_LABELS) this.scopeOwner.remove({ scope: gone, owner });
+    }
+    for (const gone of [...this.healthScopes].filter((s) => !now.has(s))) {
       this.healthUp.remove({ scope: gone });
+      this.healthScopes.delete(gone);
+    }
+    // prom-client removes only exact label sets, so the cutover series of a removed scope are tracked here.
+    for (const [key, labels] of this.cutoverLabels) {
+      if (now.has(labels.scope)) continue;
+      this.cutoverTotal.remove(labels);
+      this.cutoverLabels.delete(key);
     }
     for (const { scope, owner } of owners) for (const o of OWNER_LABELS) this.scopeOwner.set({ scope, owner: o }, o === owner ? 1 : 0);
     this.scopes = now;
   }
 
   setHealth(scope: string, up: boolean): void {
+    this.healthScopes.add(scope);
     this.healthUp.set({ scope }, up ? 1 : 0);
   }
 
+  /** from/to outside the owner labels are recorded as "other", so a caller's typo cannot add unbounded series. */
   cutover(scope: string, from: string, to: string, result: "succeeded" | "rolled-back" | "failed"): void {
-    this.cutoverTotal.inc({ scope, from, to, result });
+    const labels = { scope, from: ownerLabel(from), to: ownerLabel(to), result };
+    this.cutoverLabels.set(JSON.stringify(labels), labels);
+    this.cutoverTotal.inc(labels);
   }
 
   rollback(): void {
