@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApplyError, UserError } from "../../reconciler/core/errors.js";
 import { ExecaRunner } from "../../reconciler/core/runner.js";
 import type { DesiredProxyHost } from "../../reconciler/core/resources.js";
-import { busyboxHttpUnit, composeFile, writeHealthDir } from "../../test/sandbox/fixtures.js";
+import { busyboxHttpUnit, composeFile, requestFromNpm, writeHealthDir } from "../../test/sandbox/fixtures.js";
 import { createNpmDatabase } from "../../test/sandbox/npm-schema.js";
 import { sandbox } from "../../test/sandbox/sandbox-env.js";
 import { readNpmBridge, type NpmBridge } from "./bridge.js";
@@ -58,30 +58,17 @@ async function converge(hosts: DesiredProxyHost[]) {
   return plan;
 }
 
-/**
- * GET /health from inside the NPM container with a Host header. Raw HTTP over busybox nc: the fixture's
- * requestFromNpm uses busybox wget, which segfaults (exit 139) in the NPM stand-in image.
- */
+/** GET /health from inside the NPM container with a Host header: the body, or why not. */
 async function body(host = API): Promise<string> {
   // Right after `nginx -s reload` an old worker may close a connection it accepted but had not read yet:
   // a client sees no response at all. Retry that case only; any HTTP answer counts.
   for (let i = 0; i < 5; i++) {
-    const answer = await bodyOnce(host);
-    if (answer !== "not ok: no response") return answer;
+    const r = await requestFromNpm({ host, path: "/health", timeoutMs: 5000 });
+    if (r.ok) return r.body.trim();
+    if (r.status !== undefined) return `not ok: ${r.status}`;
     await new Promise((res) => setTimeout(res, 300));
   }
   return "not ok: no response";
-}
-
-async function bodyOnce(host: string): Promise<string> {
-  const probe = new ExecaRunner({ defaultTimeoutMs: 15_000 });
-  const r = await probe.run("docker", [
-    "exec", container, "nc", "-w", "5", "127.0.0.1", "80", "-e", "sh", "-c",
-    'printf "GET /health HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n" "$1"; cat >&2', "get", host,
-  ]);
-  const [head = "", ...rest] = r.stderr.split("\r\n\r\n");
-  const status = /HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
-  return status === "200" ? rest.join("\r\n\r\n").trim() : `not ok: ${status ?? "no response"}`;
 }
 
 function rowOf(domain = API): ProxyHostRow {
@@ -155,6 +142,9 @@ describe("NPM proxy host driver on the sandbox host", () => {
     expect(toNative[0]!.fields).toEqual([{ field: "forwardHost", from: "api", to: bridge.gateway }]);
     expect(await body()).toBe("native");
     expect(confOf(rowOf().id)).toContain(`set $server         "${bridge.gateway}";`);
+    // The driver's own probe went through NPM and its log names the upstream that answered it.
+    const log = readFileSync(join(data, "logs", `proxy-host-${rowOf().id}_access.log`), "utf8");
+    expect(log.split("\n").filter((l) => l.includes("tack-probe/")).at(-1)).toContain(`[Sent-to ${bridge.gateway}]`);
     await converge([desired("docker")]);
     expect(await body()).toBe("docker");
     await converge([desired("native")]);

@@ -453,15 +453,15 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
 
   /**
    * One GET to 127.0.0.1:80 inside the NPM container; returns the HTTP status. NPM's image has curl; other
-   * images may only have wget or a busybox nc (a static busybox wget can crash where glibc's libc.so.6 is
-   * present), so the first tool that runs at all is remembered.
+   * images may only have wget or a busybox nc, so the first tool that gives an HTTP answer is remembered.
    */
   private async requestThroughNpm(domain: string, path: string, agent: string, timeoutMs: number): Promise<number> {
     const c = this.options.container;
     const url = `http://127.0.0.1:80${path}`;
     const tools: Record<ProbeTool, string[]> = {
       curl: ["exec", c, "curl", "-sS", "-o", "/dev/null", "-m", "5", "-A", agent, "-H", `Host: ${domain}`, "-w", "%{http_code}", url],
-      wget: ["exec", c, "wget", "-S", "-q", "-O", "/dev/null", "-T", "5", "-U", agent, "--header", `Host: ${domain}`, url],
+      // No `-T`: Debian 12's static busybox wget segfaults on it; the runner's timeout bounds the call instead.
+      wget: ["exec", c, "wget", "-S", "-q", "-O", "/dev/null", "-U", agent, "--header", `Host: ${domain}`, url],
       // busybox nc closes on stdin EOF before the answer comes back: with -e the script owns the socket.
       nc: ["exec", c, "nc", "-w", "5", "127.0.0.1", "80", "-e", "sh", "-c", 'printf "GET %s HTTP/1.0\\r\\nHost: %s\\r\\nUser-Agent: %s\\r\\n\\r\\n" "$1" "$2" "$3"; cat >&2', "probe", path, domain, agent],
     };
