@@ -3,12 +3,11 @@ import path from "node:path";
 import { loadDesiredState } from "../../../desired-state/index.js";
 import { UserError } from "../../core/errors.js";
 import { ExecaRunner } from "../../core/runner.js";
-import { checkoutRevision } from "../../git-revision.js";
-import { offlinePlan } from "../../offline-plan.js";
+import { offlinePlan, planPullRequest } from "../../offline-plan.js";
 import type { Plan } from "../../plan.js";
 import { blockingFindings } from "../../plan.js";
 import { dirRevision, planLive, resolveLive } from "../../reconcile.js";
-import { renderPlan, type PlanFormat } from "../../render-plan.js";
+import { renderPlan, renderPullRequest, type PlanFormat } from "../../render-plan.js";
 import { buildSteps } from "../../steps.js";
 import type { ResolvedHost } from "../../core/resources.js";
 import { stateDirOf } from "../context.js";
@@ -37,9 +36,13 @@ async function loadOffline(dir: string, host: string | undefined, o: Output, lab
   return r.resolved;
 }
 
-/** Exit codes: 1 when a finding blocks; with --detailed-exitcode 0 = no changes, 2 = changes. */
-function finish(plan: Plan, host: ResolvedHost, opts: PlanOptions, o: Output): never | void {
+function finish(plan: Plan, host: ResolvedHost, opts: PlanOptions, o: Output): void {
   o.out(renderPlan(plan, host, opts.format).trimEnd());
+  exitCodeOf(plan, host, opts);
+}
+
+/** Exit codes: 1 when a finding blocks; with --detailed-exitcode 0 = no changes, 2 = changes. */
+function exitCodeOf(plan: Plan, host: ResolvedHost, opts: PlanOptions): void {
   if (blockingFindings(plan).length) throw new ExitCode(1);
   if (opts.detailedExitcode && buildSteps(plan, host).length + plan.changes.length > 0) throw new ExitCode(2);
 }
@@ -47,17 +50,12 @@ function finish(plan: Plan, host: ResolvedHost, opts: PlanOptions, o: Output): n
 export async function planCommand(dir: string, opts: PlanOptions, o: Output): Promise<void> {
   if (opts.repo || opts.base || opts.head) {
     if (!opts.repo || !opts.head) throw new UserError("a pull request plan needs --repo PATH --head REV (and usually --base REV)");
-    const head = await checkoutRevision(opts.repo, opts.head, opts.path ?? ".");
-    const base = opts.base ? await checkoutRevision(opts.repo, opts.base, opts.path ?? ".") : undefined;
-    try {
-      const headHost = await loadOffline(head.dir, opts.host, o, `head ${opts.head}`);
-      const baseHost = base ? await loadBaseLeniently(base.dir, opts.host, o) : undefined;
-      const plan = offlinePlan(headHost, baseHost, head.revision.slice(0, 12));
-      finish(plan, headHost, opts, o);
-    } finally {
-      await head.cleanup();
-      await base?.cleanup();
-    }
+    const pr = await planPullRequest({ repo: opts.repo, head: opts.head, path: opts.path ?? ".", ...(opts.base ? { base: opts.base } : {}), ...(opts.host ? { host: opts.host } : {}) });
+    if (pr.baseInvalid && opts.format === "text") o.err("note: the base revision's desired state is invalid; planning against an empty host");
+    o.out(renderPullRequest(pr, opts.format).trimEnd());
+    // An invalid head is a failure of the PR, like a blocking finding.
+    if (!pr.plan || !pr.host) throw new ExitCode(1);
+    exitCodeOf(pr.plan, pr.host, opts);
     return;
   }
   const root = path.resolve(dir);
@@ -76,11 +74,4 @@ export async function planCommand(dir: string, opts: PlanOptions, o: Output): Pr
     o.err(`saved plan to ${opts.out}: apply it with tack apply ${opts.out}`);
   }
   finish(lp.plan, resolved, opts, o);
-}
-
-/** An invalid base is not the PR's fault: plan against nothing, and say so. */
-async function loadBaseLeniently(dir: string, host: string | undefined, o: Output): Promise<ResolvedHost | undefined> {
-  const r = await loadDesiredState(dir, host ? { host } : {});
-  if (!r.resolved) o.err("note: the base revision's desired state is invalid; planning against an empty host");
-  return r.resolved;
 }
