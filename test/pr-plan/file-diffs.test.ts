@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { maskSecretLine } from "../../reconciler/offline-plan.js";
@@ -21,7 +21,6 @@ describe("file diffs in pull request plans", () => {
     const repo = await prRepo([
       replace("tack.yaml", "units: [islandflow-workers.service]", "units: [islandflow-jobs.service]", 1),
       async (dir) => {
-        const { rename } = await import("node:fs/promises");
         await rename(path.join(dir, "units/islandflow-workers.service"), path.join(dir, "units/islandflow-jobs.service"));
       },
       replace("units/islandflow-jobs.service", "Description=", "Description=(renamed) ", 1),
@@ -34,6 +33,19 @@ describe("file diffs in pull request plans", () => {
     expect(json.files[0]!.diff).toMatch(/^--- \/dev\/null\n\+\+\+ b\/units\/islandflow-jobs.service\n@@ -0,0 \+1,\d+ @@\n\+\[Unit\]/);
     const md = (await prPlan(repo, "markdown")).stdout;
     expect(md).toContain("<details><summary><code>units/islandflow-workers.service</code> (deleted)</summary>");
+  });
+
+  it("an invalid head still shows the unit and compose files it changes", async () => {
+    const repo = await prRepo([
+      replace("tack.yaml", "owner: docker\n    handoff: exclusive                  #", "owner: nobody\n    handoff: exclusive                  #", 1),
+      replace("units/islandflow-api.service", "RestartSec=2", "RestartSec=9", 1),
+    ]);
+    const run = await prPlan(repo, "json");
+    const json = JSON.parse(run.stdout) as PlanJson;
+    expect(run.code).toBe(1);
+    expect(json.status).toBe("invalid");
+    expect(json.files.map((f) => f.path)).toEqual(["units/islandflow-api.service"]);
+    expect(json.files[0]!.diff).toContain("+RestartSec=9");
   });
 
   it("README 'Plan JSON' documents exactly the keys the JSON form has", async () => {
