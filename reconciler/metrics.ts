@@ -51,7 +51,7 @@ export class TackMetrics {
     this.drift = new Gauge({ name: "tack_drift_resources", help: "Resources whose live state differs from the desired state, by kind.", labelNames: ["kind"], registers });
     for (const k of RESOURCE_KINDS) this.drift.set({ kind: k }, 0);
     this.lastSuccess = new Gauge({ name: "tack_last_success_timestamp_seconds", help: "Unix time of the last successful reconcile.", registers });
-    this.lastFailed = new Gauge({ name: "tack_last_reconcile_failed", help: "1 when the last reconcile failed, else 0.", registers });
+    this.lastFailed = new Gauge({ name: "tack_last_reconcile_failed", help: "1 when the last reconcile failed, and until the desired revision is applied; else 0.", registers });
     this.desiredRevision = new Gauge({ name: "tack_desired_revision_info", help: "The revision the agent is asked to apply (value 1).", labelNames: ["revision"], registers });
     this.appliedRevision = new Gauge({ name: "tack_applied_revision_info", help: "The revision last applied successfully (value 1).", labelNames: ["revision"], registers });
     this.scopeOwner = new Gauge({ name: "tack_scope_owner", help: "1 for the runtime that serves each scope (native, docker, none, both).", labelNames: ["scope", "owner"], registers });
@@ -64,11 +64,17 @@ export class TackMetrics {
     this.lastFailed.set(0);
   }
 
+  /**
+   * A success clears tack_last_reconcile_failed only when the applied revision is the desired one (or no desired
+   * revision is known): after a failed revision the agent heals toward the last good one, and those heals succeed,
+   * but the failure is not over until the desired revision converges (else the flag lasts one poll interval).
+   */
   reconcileFinished(result: ReconcileResult, durationSeconds: number, now = Date.now()): void {
     this.reconcileTotal.inc({ result });
     this.reconcileDuration.observe(durationSeconds);
     const ok = result === "success" || result === "no-changes";
-    this.lastFailed.set(ok ? 0 : 1);
+    if (!ok) this.lastFailed.set(1);
+    else if (this.desiredRev === undefined || this.desiredRev === this.appliedRev) this.lastFailed.set(0);
     if (ok) this.lastSuccess.set(now / 1000);
   }
 

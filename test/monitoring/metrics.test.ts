@@ -117,6 +117,34 @@ describe("TackMetrics: honest values", () => {
     expect(await value(m, "tack_last_success_timestamp_seconds")).toBe(1_700_000_120);
   });
 
+  it("stays failed while heals toward the last good revision succeed, until the desired revision converges", async () => {
+    const m = new TackMetrics({ processMetrics: false });
+    m.setDesiredRevision("a");
+    m.setAppliedRevision("a");
+    m.reconcileFinished("success", 1, 1_000_000);
+    m.setDesiredRevision("b");
+    m.reconcileFinished("rolled-back", 30, 2_000_000);
+    expect(await value(m, "tack_last_reconcile_failed")).toBe(1);
+    // The agent keeps healing drift toward "a": those reconciles succeed and count, the failure is not over.
+    m.setAppliedRevision("a");
+    m.reconcileFinished("no-changes", 0.5, 3_000_000);
+    expect(await value(m, "tack_last_reconcile_failed")).toBe(1);
+    expect(await value(m, "tack_last_success_timestamp_seconds")).toBe(3_000);
+    expect(await value(m, "tack_reconcile_total", { result: "no-changes" })).toBe(1);
+    // A fixed commit arrives and is applied.
+    m.setDesiredRevision("c");
+    m.setAppliedRevision("c");
+    m.reconcileFinished("success", 20, 4_000_000);
+    expect(await value(m, "tack_last_reconcile_failed")).toBe(0);
+  });
+
+  it("clears the failure on success when no desired revision is tracked (one-shot apply)", async () => {
+    const m = new TackMetrics({ processMetrics: false });
+    m.reconcileFinished("failure", 1);
+    m.reconcileFinished("success", 1);
+    expect(await value(m, "tack_last_reconcile_failed")).toBe(0);
+  });
+
   it("counts every non-converging outcome as failed", async () => {
     for (const result of ["failure", "rolled-back", "invalid", "refused"] as const) {
       const m = new TackMetrics({ processMetrics: false });

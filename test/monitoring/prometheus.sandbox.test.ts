@@ -184,6 +184,10 @@ describe("Prometheus scraping the tack agent (sandbox host)", () => {
     await until("the failed reconcile in Prometheus", async () => (await p.value('tack_last_reconcile_failed{job="tack"}')) === 1);
     timings.failureVisible = Date.now() - t;
     expect(await p.value('tack_reconcile_total{job="tack",result="invalid"}')).toBeGreaterThan(invalidBefore);
+    // The agent goes on healing toward the last good revision (those reconciles succeed): still failed.
+    const healsBefore = (await p.value('tack_reconcile_total{job="tack",result="no-changes"}')) ?? 0;
+    await until("heals after the failure in Prometheus", async () => ((await p.value('tack_reconcile_total{job="tack",result="no-changes"}')) ?? 0) >= healsBefore + 2);
+    expect(await p.value('min_over_time(tack_last_reconcile_failed{job="tack"}[3s])')).toBe(1);
     // The desired revision moved to the invalid one; the applied one did not: the alert's join sees them differ.
     expect(await p.query('tack_desired_revision_info{job="tack"} unless on (job, instance, revision) tack_applied_revision_info{job="tack"}')).toHaveLength(1);
 
