@@ -1,0 +1,123 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { ExecaRunner } from "../reconciler/core/runner.js";
+import { Journal } from "../reconciler/journal.js";
+import { applyRevision, type ReconcileContext } from "../reconciler/reconcile.js";
+import { startCloudflareEmulator, type CloudflareEmulator } from "../test/cloudflare-emulator/emulator.js";
+import { islandflowHost } from "../test/e2e/islandflow-host.js";
+import { sandbox } from "../test/sandbox/sandbox-env.js";
+import { generateRepo, SIZES, writeRepo, type BenchSize } from "./generate-repo.js";
+import type { RunFigures } from "./noop-measure.js";
+import { writeResult } from "./result-file.js";
+import { constant, round, summarize } from "./stats.js";
+
+/**
+ * No-op reconcile benchmark, run inside the sandbox host (bench/run.ts starts it there). Converges each size
+ * once with tack itself, then a fresh child process measures repeated no-op plans and applies.
+ * Args: --sizes a,b,c  --runs N
+ */
+const CF_TOKEN = "bench-cloudflare-token-0123456789";
+const MEASURE = path.join(import.meta.dirname, "noop-measure.ts");
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+}
+
+async function measureNoop(repo: string, stateDir: string, cf: CloudflareEmulator, runs: number) {
+  const r = await execa(process.execPath, ["--import", "tsx", MEASURE], {
+    env: { ...process.env, BENCH_REPO: repo, BENCH_STATE: stateDir, BENCH_RUNS: String(runs) },
+    stderr: "inherit",
+  });
+  const parsed = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { runs: RunFigures[]; maxRssKb: number };
+  const cfIn = (f: RunFigures) => cf.log.filter((e) => e.time >= f.start && e.time <= f.end).length;
+  const report = (kind: "plan" | "apply") => {
+    const list = parsed.runs.filter((f) => f.kind === kind);
+    return {
+      wallMs: summarize(list.map((f) => f.ms)),
+      processesPerRun: constant(list.map((f) => f.processes)),
+      mutatingPerRun: constant(list.map((f) => f.mutating)),
+      cloudflareRequestsPerRun: constant(list.map(cfIn)),
+      sqliteStatementsPerRun: constant(list.map((f) => f.sqlite)),
+      changes: constant(list.map((f) => f.changes)),
+      commandsOfLastRun: list.at(-1)?.commands,
+      ...(kind === "apply" ? { statuses: [...new Set(list.map((f) => f.status))] } : {}),
+    };
+  };
+  const plan = report("plan");
+  const apply = report("apply");
+  if (plan.changes !== 0 || apply.changes !== 0 || apply.statuses?.join() !== "no-changes") {
+    throw new Error(`the host is not converged: plan changes ${JSON.stringify(plan.changes)}, apply ${JSON.stringify(apply.statuses)}`);
+  }
+  return { planLive: plan, applyRevision: apply, peakRssMb: round(parsed.maxRssKb / 1024) };
+}
+
+interface Converge {
+  ms: number;
+  processes: number;
+  cloudflareRequests: number;
+  status: string;
+}
+
+async function converge(repo: string, ctx: ReconcileContext, runner: ExecaRunner, cf: CloudflareEmulator): Promise<Converge> {
+  const h0 = runner.history.length;
+  const c0 = cf.log.length;
+  const t0 = performance.now();
+  const out = await applyRevision({ dir: repo }, ctx);
+  const ms = performance.now() - t0;
+  if (out.status !== "applied" && out.status !== "no-changes") throw new Error(`converge failed: ${out.status}: ${out.error ?? ""}`);
+  return { ms: Math.round(ms), processes: runner.history.length - h0, cloudflareRequests: cf.log.length - c0, status: out.status };
+}
+
+async function sizeA(runs: number) {
+  const h = await islandflowHost();
+  try {
+    const conv = await converge(h.repo, h.ctx, h.runner, h.cf);
+    const noop = await measureNoop(h.repo, h.stateDir, h.cf, runs);
+    return { size: "a: the islandflow example (4 scopes, 2 proxy hosts, 4 UFW rules + derived, 2 DNS records)", converge: conv, ...noop };
+  } finally {
+    await h.close();
+  }
+}
+
+async function sizesBC(which: ("b" | "c")[], runs: number) {
+  const sb = sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
+  const base = await mkdtemp(path.join(sb.dir, "bench-"));
+  const dataRoot = path.join(base, "data");
+  const stateDir = path.join(base, "state");
+  await mkdir(dataRoot, { recursive: true });
+  const cf = await startCloudflareEmulator({ token: CF_TOKEN, zones: [{ name: "example.org" }] });
+  process.env.CLOUDFLARE_API_TOKEN = CF_TOKEN;
+  process.env.CLOUDFLARE_BASE_URL = cf.baseURL;
+  const runner = new ExecaRunner();
+  const journal = new Journal(stateDir);
+  const ctx: ReconcileContext = { runner, stateDir, journal };
+  const results = [];
+  try {
+    // c is a superset of b (same scopes, hosts, rules and records first): converging c after b adds the rest.
+    for (const key of which) {
+      const size: BenchSize = SIZES[key];
+      const repo = path.join(base, `repo-${key}`);
+      await writeRepo(repo, generateRepo({ size, npmDataDir: sb.npmData!, dataRoot }));
+      process.stderr.write(`bench noop ${key}: converging ${size.name}\n`);
+      const conv = await converge(repo, ctx, runner, cf);
+      process.stderr.write(`bench noop ${key}: converged in ${conv.ms} ms; measuring ${runs} no-op plans and applies\n`);
+      const noop = await measureNoop(repo, stateDir, cf, runs);
+      results.push({ size: size.name, counts: size, converge: { ...conv, incrementalFrom: which.indexOf(key) > 0 ? which[which.indexOf(key) - 1] : undefined }, ...noop });
+    }
+  } finally {
+    journal.close();
+    await cf.close();
+    await rm(base, { recursive: true, force: true }).catch(() => undefined);
+  }
+  return results;
+}
+
+const sizes = arg("sizes", "a,b,c").split(",");
+const runs = Number(arg("runs", "10"));
+const results = [];
+if (sizes.includes("a")) results.push(await sizeA(runs));
+const bc = sizes.filter((s): s is "b" | "c" => s === "b" || s === "c");
+if (bc.length) results.push(...(await sizesBC(bc, runs)));
+await writeResult("noop", { runsPerMeasurement: runs, sizes: results });
