@@ -1,4 +1,6 @@
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../reconciler/cli/program.js";
 import { requestFromNpm, npmBridge } from "../sandbox/fixtures.js";
 import { islandflowHost, type IslandflowHost } from "./islandflow-host.js";
 
@@ -82,6 +84,20 @@ describe("the reference cutover, end to end on the sandbox host", () => {
     expect(ufw.stdout).not.toMatch(/port 3000/);
     expect(ufw.stdout).toMatch(/port 4000/); // declared: kept while Docker owns api
     expect((await h.plan()).plan.changes).toEqual([]);
+  });
+
+  it("a saved plan is refused once the host changed; a hand-stopped container is drift that apply heals", async () => {
+    const planFile = path.join(h.stateDir, "saved-plan.json");
+    const out: string[] = [];
+    const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    expect(await runCli(["plan", h.repo, "--state-dir", h.stateDir, "--out", planFile, "--detailed-exitcode"], o)).toBe(0);
+    const id = (await h.runner.run("docker", ["ps", "-q", "--filter", "label=com.docker.compose.service=workers"])).stdout.trim();
+    await h.runner.run("docker", ["stop", "-t", "1", id]);
+    expect(await runCli(["apply", planFile, "--yes", "--state-dir", h.stateDir], o)).toBe(1);
+    expect(out.join("\n")).toMatch(/the saved plan is stale: the host changed since it was made/);
+    expect(await runCli(["plan", h.repo, "--state-dir", h.stateDir, "--detailed-exitcode"], o)).toBe(2);
+    expect(await runCli(["apply", h.repo, "--yes", "--state-dir", h.stateDir], o)).toBe(0);
+    expect(await composeServicesRunning(h)).toContain("workers");
   });
 
   it("rolls back by itself when a native unit never gets healthy", async () => {

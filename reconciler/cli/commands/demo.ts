@@ -24,7 +24,7 @@ export async function offlineDemo(o: Output): Promise<void> {
     await runCliStep(["validate", repo], o);
     const file = path.join(repo, "tack.yaml");
     const text = await readFile(file, "utf8");
-    await writeFile(file, text.replace(/owner: docker/g, "owner: native"));
+    await writeFile(file, text.replace(/^(\s+)owner: docker$/gm, "$1owner: native"));
     await git.checkout(["-b", "native-cutover"]).add(".").commit("Cut api, workers, ingest-options and web over to native");
     o.out("\n$ git diff main native-cutover -- tack.yaml");
     o.out((await git.diff(["main", "native-cutover", "--", "tack.yaml"])).trimEnd());
