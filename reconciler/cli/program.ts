@@ -2,8 +2,13 @@ import { Command, CommanderError, Option } from "commander";
 import { UnsafePlanError, UserError, errorMessage } from "../core/errors.js";
 import { LockHeldError } from "../lock.js";
 import { applyCommand, type ApplyOptions } from "./commands/apply.js";
+import { daemonCommand, type DaemonCliOptions } from "./commands/daemon.js";
 import { offlineDemo } from "./commands/demo.js";
 import { planCommand, type PlanOptions } from "./commands/plan.js";
+import { resumeCommand } from "./commands/resume.js";
+import { rollbackCommand, type RollbackOptions } from "./commands/rollback.js";
+import { statusCommand, type StatusOptions } from "./commands/status.js";
+import { suspendCommand, type SuspendOptions } from "./commands/suspend.js";
 import { validateCommand } from "./commands/validate.js";
 import { ExitCode, processOutput, type Output } from "./output.js";
 
@@ -57,6 +62,56 @@ export function buildProgram(o: Output = processOutput): Command {
     .command("demo")
     .description("tack's main job on the built-in islandflow example (offline: the pull request plan of the native cutover)")
     .action(() => offlineDemo(o));
+
+  program
+    .command("daemon")
+    .description("the agent: follow a git branch (or a directory), converge on each revision, heal drift, serve /status and /metrics")
+    .requiredOption("--repo <url>", "git URL or path of the desired-state repo (a plain directory is watched, for development)")
+    .option("--branch <name>", "branch to follow", "main")
+    .option("--path <dir>", "desired-state directory inside the repo", ".")
+    .option("--interval <duration>", "poll interval (jittered ±10%)", "30s")
+    .option("--listen <host:port>", "HTTP listener: /healthz /readyz /status /metrics POST /hooks/git", "127.0.0.1:9469")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--webhook-secret-file <file>", "shared secret for POST /hooks/git (GitHub X-Hub-Signature-256, or X-Tack-Token)")
+    .option("--host <name>", "the Host of a fleet this agent reconciles (default: the machine's hostname)")
+    .option("--allow-rewind", "apply a branch head that does not descend from the applied revision (force-push)")
+    .option("--verify-signatures", "apply only commits that git verify-commit accepts")
+    .option("--allowed-signers <file>", "SSH allowed signers file for --verify-signatures")
+    .option("--gpg-home <dir>", "GNUPGHOME with the trusted keyring for --verify-signatures")
+    .option("--drift-interval <duration>", "override policy.drift.interval")
+    .action((opts: DaemonCliOptions) => daemonCommand(opts, o));
+
+  program
+    .command("status")
+    .description("the agent's state: desired and applied revision, last run, drift, suspension (from the agent, else the state DB)")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .action((opts: StatusOptions) => statusCommand(opts, o));
+
+  program
+    .command("suspend")
+    .description("break-glass: apply nothing until resumed or until --for has passed (observation and metrics go on)")
+    .requiredOption("--for <duration>", "how long, e.g. 2h")
+    .requiredOption("--reason <text>", "why (shown in tack status)")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
+    .action((opts: SuspendOptions) => suspendCommand(opts, o));
+
+  program
+    .command("resume")
+    .description("end a suspension now")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
+    .action((opts: { stateDir?: string; listen?: string }) => resumeCommand(opts, o));
+
+  program
+    .command("rollback")
+    .description("apply an earlier good revision from the state dir (default: the one before the current); the agent must be stopped")
+    .option("--to <rev>", "the good revision to go back to")
+    .option("--host <name>", "the Host of a fleet")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .action((opts: RollbackOptions) => rollbackCommand(opts, o));
 
   for (const c of program.commands) c.exitOverride().showHelpAfterError(true);
   return program;

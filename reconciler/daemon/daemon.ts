@@ -48,6 +48,8 @@ export interface DaemonOptions {
   runner?: Runner;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Every reconcile event (plans, steps, rollbacks), e.g. for a progress printer. */
+  onEvent?: (e: ReconcileEvent) => void;
   /** Test hook: runs after a step is journaled as started (see ReconcileContext.beforeStep). */
   beforeStep?: ReconcileContext["beforeStep"];
 }
@@ -155,9 +157,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     reconciles: 0,
   };
   const reportedHolds = new Set<string>();
+  let handledHead: string | undefined;
   let lastHost: ResolvedHost | undefined;
 
   const onEvent = (e: ReconcileEvent) => {
+    options.onEvent?.(e);
     if (e.type === "log") log(e.message);
     else if (e.type === "rollback-start") log(`rolling back to ${e.target} (${e.reason})`);
     else if (e.type === "exec") {
@@ -282,6 +286,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     let result: LastReconcile["result"] = "no-changes";
     let message: string | undefined;
     let target: string | undefined;
+    let skipped = false;
     try {
       const fetch = [...reasons].some((r) => r !== "drift") || !st.desiredRevision;
       if (fetch) {
@@ -298,6 +303,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       }
       const head = st.desiredRevision!;
       metrics.setDesiredRevision(head);
+      // A poll or hook that finds the head already handled is just a fetch: drift has its own schedule.
+      if (head === handledHead && [...reasons].every((r) => r === "poll" || r === "webhook" || r === "source")) {
+        skipped = true;
+        return;
+      }
+      handledHead = head;
       const headRow = journal.revision(head);
       const lastGood = journal.lastGoodRevision();
       const descends = !headRow && lastGood && lastGood !== head ? await source.descends(lastGood, head) : undefined;
@@ -357,15 +368,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       st.lastError = message;
       log(`reconcile failed: ${message}`);
     } finally {
-      const durationMs = Date.now() - started;
-      const metricResult: ReconcileResult | undefined =
-        result === "error" ? "failure" : result === "held" || result === "suspended" ? undefined : result;
-      if (metricResult) metrics.reconcileFinished(metricResult, durationMs / 1000);
-      st.lastReconcile = { at: new Date().toISOString(), triggers: [...reasons], result, revision: target, durationMs, ...(message ? { message } : {}) };
-      st.lastRun = journal.lastRun();
-      st.ready = true;
-      if (lastHost) ensureDriftWatchers(lastHost);
+      if (!skipped) finish(started, reasons, result, target, message);
     }
+  };
+
+  const finish = (started: number, reasons: Set<Trigger>, result: LastReconcile["result"], target: string | undefined, message: string | undefined) => {
+    const durationMs = Date.now() - started;
+    const metricResult: ReconcileResult | undefined =
+      result === "error" ? "failure" : result === "held" || result === "suspended" ? undefined : result;
+    if (metricResult) metrics.reconcileFinished(metricResult, durationMs / 1000);
+    st.lastReconcile = { at: new Date().toISOString(), triggers: [...reasons], result, revision: target, durationMs, ...(message ? { message } : {}) };
+    st.lastRun = journal.lastRun();
+    st.ready = true;
+    if (lastHost) ensureDriftWatchers(lastHost);
   };
 
   const flight = new SingleFlight<Trigger>(reconcile, (err) => log(`reconcile crashed: ${errorMessage(err)}`));
@@ -404,13 +419,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
   if (source.kind === "dir") watchDir((source as { root: string } & DesiredSource).root, "source");
 
-  const schedule = (reason: Trigger, every: () => number, when: () => boolean = () => true) => {
+  /**
+   * Polls tick on their own clock (a busy loop coalesces them), so a new commit waits at most one interval;
+   * drift checks wait for the reconcile they asked for, so a slow observation never runs back to back.
+   */
+  const schedule = (reason: Trigger, every: () => number, o: { when?: () => boolean; fixedRate: boolean }) => {
     const tick = () => {
       if (stopping) return;
       const t = setTimeout(() => {
         timers.delete(t);
-        if (when()) void flight.trigger(reason).finally(tick);
-        else tick();
+        if (o.when && !o.when()) return tick();
+        const done = flight.trigger(reason);
+        if (o.fixedRate) tick();
+        else void done.finally(tick);
       }, every());
       timers.add(t);
     };
@@ -465,8 +486,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
     await flight.trigger("start");
     const intervalMs = options.intervalMs ?? 30_000;
-    schedule("poll", () => jittered(intervalMs));
-    schedule("drift", () => options.driftIntervalMs ?? lastHost?.policy.driftIntervalMs.local ?? 60_000);
+    schedule("poll", () => jittered(intervalMs), { fixedRate: true });
+    schedule("drift", () => options.driftIntervalMs ?? lastHost?.policy.driftIntervalMs.local ?? 60_000, { fixedRate: false });
     // A suspension ends by itself: look again when it is due.
     schedule(
       "resume",
@@ -474,7 +495,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         const s = readSuspension(journal);
         return s ? Math.max(200, Math.min(Date.parse(s.until) - Date.now() + 50, 10_000)) : 10_000;
       },
-      () => !!st.suspension && !readSuspension(journal),
+      { when: () => !!st.suspension && !readSuspension(journal), fixedRate: false },
     );
   })();
 
