@@ -1,0 +1,108 @@
+import { createHmac } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import path from "node:path";
+import { simpleGit } from "simple-git";
+import { startDaemon, type RunningDaemon } from "../reconciler/daemon/daemon.js";
+import { islandflowHost } from "../test/e2e/islandflow-host.js";
+import { sandbox } from "../test/sandbox/sandbox-env.js";
+import { writeResult } from "./result-file.js";
+import { summarize } from "./stats.js";
+
+/**
+ * Push-to-converged latency of the agent (startDaemon, as `tack daemon` runs it) on the sandbox host: the
+ * islandflow example in a bare git repo; a commit is pushed, then (webhook mode) GitHub's signed push hook is
+ * POSTed to the agent's loopback listener, or (poll mode) the agent finds it on its next poll. Latency = from
+ * the end of `git push` to the agent reporting that commit as applied.
+ */
+const SECRET = "bench-webhook-secret";
+const POLL_MS = 5000;
+const EDGE_REPEATS = 3;
+
+const h = await islandflowHost();
+const sb = sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
+const base = await mkdtemp(path.join(sb.dir, "latency-"));
+const remote = path.join(base, "remote.git");
+const stateDir = path.join(base, "state");
+await simpleGit().raw(["init", "--bare", "--initial-branch=main", remote]);
+const git = simpleGit(h.repo);
+await git.init(["--initial-branch=main"]);
+await git.addConfig("user.email", "bench@example.org").addConfig("user.name", "bench");
+await git.add(".");
+await git.commit("islandflow, docker-owned");
+await git.addRemote("origin", remote);
+await git.push("origin", "main");
+
+async function push(message: string): Promise<string> {
+  await git.add(".");
+  await git.commit(message);
+  await git.push("origin", "main");
+  return (await git.revparse(["HEAD"])).trim();
+}
+
+async function hook(d: RunningDaemon, commit: string): Promise<void> {
+  const body = JSON.stringify({ ref: "refs/heads/main", after: commit });
+  const sig = "sha256=" + createHmac("sha256", SECRET).update(body).digest("hex");
+  const r = await fetch(`${d.url}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sig } });
+  if (r.status !== 202) throw new Error(`webhook refused: HTTP ${r.status} ${await r.text()}`);
+}
+
+async function untilApplied(d: RunningDaemon, commit: string, timeoutMs = 240_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const st = d.status();
+    if (st.appliedRevision === commit) return;
+    if (st.lastReconcile?.revision === commit && st.lastReconcile.result !== "success" && st.lastReconcile.result !== "no-changes")
+      throw new Error(`the agent did not apply ${commit}: ${st.lastReconcile.result} ${st.lastReconcile.message ?? ""}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${commit} to be applied`);
+}
+
+async function start(intervalMs: number): Promise<RunningDaemon> {
+  const d = await startDaemon({ repo: remote, branch: "main", stateDir, listen: "127.0.0.1:0", intervalMs, webhookSecret: SECRET, log: () => undefined });
+  const head = (await git.revparse(["HEAD"])).trim();
+  await untilApplied(d, head);
+  return d;
+}
+
+async function measure(d: RunningDaemon, mode: "webhook" | "poll", change: () => Promise<void>, message: string): Promise<number> {
+  await change();
+  const commit = await push(message);
+  const t0 = performance.now();
+  if (mode === "webhook") await hook(d, commit);
+  await untilApplied(d, commit);
+  return Math.round(performance.now() - t0);
+}
+
+const results: Record<string, { edgeOnlyMs: ReturnType<typeof summarize>; exclusiveCutoverMs: number; note: string }> = {};
+try {
+  let flag = true;
+  const flipEdgeFlag = async () => {
+    await h.edit(`blockExploits: ${flag}`, `blockExploits: ${!flag}`);
+    flag = !flag;
+  };
+  let apiOwner: "docker" | "native" = "docker";
+  const flipApi = async () => {
+    apiOwner = apiOwner === "docker" ? "native" : "docker";
+    await h.setOwners({ api: apiOwner });
+  };
+  for (const mode of ["webhook", "poll"] as const) {
+    // Webhook mode: polling far away, so only the hook can explain a fast apply.
+    const d = await start(mode === "webhook" ? 3_600_000 : POLL_MS);
+    try {
+      const edge: number[] = [];
+      for (let i = 0; i < EDGE_REPEATS; i++) edge.push(await measure(d, mode, flipEdgeFlag, `edge: blockExploits ${!flag} on flow`));
+      const cut = await measure(d, mode, flipApi, `api: owner ${apiOwner === "docker" ? "native" : "docker"}`);
+      results[mode] = {
+        edgeOnlyMs: summarize(edge),
+        exclusiveCutoverMs: cut,
+        note: mode === "poll" ? `poll interval ${POLL_MS} ms: expect up to one interval of waiting on top of the reconcile` : "signed GitHub push hook POSTed right after git push",
+      };
+    } finally {
+      await d.stop();
+    }
+  }
+  await writeResult("latency", { edgeChange: "flow.example.org blockExploits flag (NPM row + conf, nginx -t, reload, probe)", cutover: "api exclusive, docker ↔ native", ...results });
+} finally {
+  await h.close();
+}

@@ -1,0 +1,79 @@
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { RESULTS_DIR } from "./result-file.js";
+
+/** Renders bench/results/*.json as the tables between the markers of bench/README.md. */
+const README = path.join(import.meta.dirname, "README.md");
+const START = "<!-- results:start -->";
+const END = "<!-- results:end -->";
+
+type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function load(name: string): Promise<J | undefined> {
+  return JSON.parse(await readFile(path.join(RESULTS_DIR, `${name}.json`), "utf8").catch(() => "null")) ?? undefined;
+}
+
+const fmt = (v: unknown) => (Array.isArray(v) ? v.join(" / ") : String(v ?? "—"));
+const table = (head: string[], rows: unknown[][]) =>
+  [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(fmt).join(" | ")} |`)].join("\n");
+
+export async function renderTables(): Promise<string> {
+  const out: string[] = [];
+  const m = await load("machine");
+  if (m) {
+    out.push("### Machine and versions", "", table(["", ""], [
+      ["nproc", m.machine.nproc],
+      ["memory", `${m.machine.memoryGiB} GiB`],
+      ["CPU", m.machine.cpu],
+      ["kernel", m.machine.kernel],
+      ["load average at the end (1/5/15 min)", m.machine.loadAverage],
+      ...Object.entries(m.versions as Record<string, string>).map(([k, v]) => [k, v]),
+    ]), "");
+  }
+  const n = await load("noop");
+  if (n) {
+    out.push(`### No-op reconcile (${n.runsPerMeasurement} runs each, after one warm-up; ${n.finishedAt})`, "");
+    const rows: unknown[][] = [];
+    for (const s of n.sizes as J[]) {
+      for (const [label, k] of [["planLive", "planLive"], ["applyRevision (no-changes)", "applyRevision"]] as const) {
+        const r = s[k];
+        rows.push([s.size.split(":")[0], label, r.wallMs.median, r.wallMs.p95, r.processesPerRun, r.cloudflareRequestsPerRun, r.sqliteStatementsPerRun, r.mutatingPerRun, s.peakRssMb]);
+      }
+    }
+    out.push(table(["size", "what", "median ms", "p95 ms", "processes", "CF requests", "SQLite statements", "mutating cmds", "peak RSS MB (measuring process)"], rows), "");
+    out.push(table(["size", "first converge ms", "processes", "CF requests"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests])), "");
+  }
+  const a = await load("availability");
+  if (a) {
+    out.push(`### Availability during cutovers (${a.ratePerSecond} req/s through NPM; ${a.finishedAt})`, "");
+    out.push(table(["cutover", "handoff", "requests", "failed", "unavailability ms", "one contiguous window", "apply ms"], [
+      ...(a.overlap as J[]).map((o) => [o.cutover, "overlap", o.requests, o.failed, o.unavailabilityMs, o.contiguous, o.applyMs]),
+      ...(a.exclusive as J[]).map((o) => [o.cutover, "exclusive", o.requests, o.failed, o.unavailabilityMs, o.contiguous, o.applyMs]),
+    ]), "");
+  }
+  const l = await load("latency");
+  if (l) {
+    out.push(`### Push-to-converged latency (${l.finishedAt})`, "");
+    out.push(table(["trigger", "edge-only change: median ms (min–max)", "exclusive cutover ms", "note"], ["webhook", "poll"].filter((k) => l[k]).map((k) => [k, `${l[k].edgeOnlyMs.median} (${l[k].edgeOnlyMs.min}–${l[k].edgeOnlyMs.max})`, l[k].exclusiveCutoverMs, l[k].note])), "");
+  }
+  const c = await load("ansible");
+  if (c) {
+    out.push(`### tack and Ansible side by side (${c.ansible}; ${c.finishedAt})`, "");
+    out.push(table(["", "tack ms", "Ansible ms", "tack / Ansible"], [
+      ["first converge (all on Docker)", c.tack.converge.ms, c.ansibleRun.converge.ms, c.ratios.converge],
+      ["no-op run (median)", c.tack.noopMs.median, c.ansibleRun.noopMs.median, c.ratios.noopMedian],
+      ["cutover docker → native (4 scopes)", c.tack.cutoverMs, c.ansibleRun.cutoverMs, c.ratios.cutover],
+    ]), "");
+  }
+  return out.join("\n");
+}
+
+export async function writeReadmeTables(): Promise<void> {
+  const text = await readFile(README, "utf8");
+  const i = text.indexOf(START);
+  const j = text.indexOf(END);
+  if (i < 0 || j < i) throw new Error(`${README} lacks the ${START} / ${END} markers`);
+  await writeFile(README, `${text.slice(0, i + START.length)}\n\n${await renderTables()}\n${text.slice(j)}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) await writeReadmeTables();
