@@ -1,0 +1,187 @@
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { simpleGit } from "simple-git";
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../../reconciler/cli/program.js";
+import { ExecaRunner } from "../../reconciler/core/runner.js";
+import { startDaemon, type DaemonOptions, type RunningDaemon } from "../../reconciler/daemon/daemon.js";
+import { Journal } from "../../reconciler/journal.js";
+import { sandbox } from "../sandbox/sandbox-env.js";
+import { waitFor } from "./daemon-host.js";
+
+/**
+ * The agent's sources and guards on a UFW-only sandbox host (fast): a plain directory watched with chokidar,
+ * a force-pushed branch refused unless allowed, unsigned commits held, a flapping rule no longer corrected,
+ * and tack rollback after the agent stopped.
+ */
+const sb = sandbox({ parts: ["ufw"] });
+const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+const runner = new ExecaRunner();
+
+function yaml(ports: number[], comment = "svc"): string {
+  const rules = ports.map((p) => `      - { allow: tcp, port: ${p}, comment: ${comment}-${p} }`).join("\n");
+  return `apiVersion: tack/v1
+kind: Host
+metadata: { name: sandbox-1 }
+firewall:
+  ufw:
+    rules:
+      - { allow: tcp, port: 22, comment: ssh }
+${rules}
+`;
+}
+
+async function ufwAdded(): Promise<string> {
+  return (await runner.run("ufw", ["show", "added"])).stdout;
+}
+
+let daemons: RunningDaemon[] = [];
+const logs: string[] = [];
+async function start(o: Partial<DaemonOptions> & { repo: string; stateDir: string }): Promise<RunningDaemon> {
+  const d = await startDaemon({ listen: "127.0.0.1:0", intervalMs: 1000, watchDebounceMs: 300, log: (l) => logs.push(l), ...o });
+  daemons.push(d);
+  return d;
+}
+afterEach(async () => {
+  for (const d of daemons) await d.stop();
+  daemons = [];
+  // Leave no rule of this file for the next test.
+  for (let i = 0; i < 30; i++) {
+    const nums = (await runner.run("ufw", ["status", "numbered"])).stdout.split("\n").filter((l) => /tack:/.test(l) && /\b(5\d\d\d)\b/.test(l));
+    const m = /^\[\s*(\d+)\]/.exec(nums[0] ?? "");
+    if (!m) break;
+    await runner.run("ufw", ["--force", "delete", m[1]!], { mutates: true });
+  }
+});
+
+async function gitRepo(base: string) {
+  const remote = path.join(base, "remote.git");
+  const work = path.join(base, "work");
+  await simpleGit().raw(["init", "--bare", "--initial-branch=main", remote]);
+  await simpleGit().clone(remote, work);
+  const git = simpleGit(work);
+  await git.addConfig("user.email", "dev@example.org").addConfig("user.name", "dev");
+  await git.raw(["checkout", "-B", "main"]);
+  const commit = async (text: string, msg: string) => {
+    await writeFile(path.join(work, "tack.yaml"), text);
+    await git.add(".").commit(msg);
+    return (await git.revparse(["HEAD"])).trim();
+  };
+  return { remote, work, git, commit };
+}
+
+describe("the agent's sources and guards (UFW only)", () => {
+  it("follows a plain directory: a saved edit is applied (chokidar, debounced); its revision is the content hash", async () => {
+    const base = await mkdtemp(path.join(sb.dir, "dirsrc-"));
+    const repo = path.join(base, "repo");
+    await mkdir(repo);
+    await writeFile(path.join(repo, "tack.yaml"), yaml([51001]));
+    const d = await start({ repo, stateDir: path.join(base, "state"), intervalMs: 10 * 60_000 });
+    await waitFor("first apply", async () => (await ufwAdded()).includes("51001"), 60_000);
+    expect(d.status().appliedRevision).toMatch(/^dir-[0-9a-f]{12}$/);
+    const first = d.status().appliedRevision;
+    const t0 = Date.now();
+    await writeFile(path.join(repo, "tack.yaml"), yaml([51001, 51002]));
+    await waitFor("the edit applied", async () => (await ufwAdded()).includes("51002"), 30_000);
+    const ms = Date.now() - t0;
+    console.log(`directory source: save-to-applied ${ms} ms`);
+    expect(ms).toBeLessThan(20_000); // the poll interval is 10 min: only the watcher can have seen it
+    await waitFor("applied revision updated", async () => d.status().appliedRevision !== first, 10_000);
+    expect(d.status().lastReconcile?.triggers).toContain("source");
+  });
+
+  it("refuses a force-pushed branch that does not descend from the applied commit, unless --allow-rewind", async () => {
+    const base = await mkdtemp(path.join(sb.dir, "rewind-"));
+    const r = await gitRepo(base);
+    const c1 = await r.commit(yaml([52001]), "one");
+    await r.git.push("origin", "main");
+    const stateDir = path.join(base, "state");
+    let d = await start({ repo: r.remote, stateDir });
+    await waitFor("c1 applied", async () => d.status().appliedRevision === c1, 60_000);
+    // Rewrite history: an orphan commit with a different rule, force-pushed.
+    await r.git.raw(["checkout", "--orphan", "rewritten"]);
+    const c2 = await r.commit(yaml([52002]), "rewritten");
+    await r.git.push(["--force", "origin", "rewritten:main"]);
+    const st = await waitFor("the rewind held", async () => (d.status().held ? d.status() : undefined), 30_000);
+    expect(st.held).toMatch(/does not descend .*--allow-rewind/);
+    expect(st.desiredRevision).toBe(c2);
+    expect(st.appliedRevision).toBe(c1);
+    expect(await ufwAdded()).not.toContain("52002");
+    expect(await d.metrics.metrics()).toMatch(/tack_reconcile_total\{result="refused"\} 1/);
+    await d.stop();
+    d = await start({ repo: r.remote, stateDir, allowRewind: true });
+    await waitFor("c2 applied with --allow-rewind", async () => d.status().appliedRevision === c2, 60_000);
+    expect(await ufwAdded()).toContain("52002");
+    expect(await ufwAdded()).not.toContain("52001");
+  });
+
+  it("--verify-signatures: an unsigned commit is reported, not applied", async () => {
+    const base = await mkdtemp(path.join(sb.dir, "verify-"));
+    const r = await gitRepo(base);
+    const c1 = await r.commit(yaml([53001]), "unsigned");
+    await r.git.push("origin", "main");
+    const d = await start({ repo: r.remote, stateDir: path.join(base, "state"), verifySignatures: true, allowedSignersFile: path.join(base, "allowed_signers") });
+    const st = await waitFor("held", async () => (d.status().held ? d.status() : undefined), 60_000);
+    expect(st.held).toMatch(new RegExp(`${c1} has no trusted signature`));
+    expect(st.appliedRevision).toBeUndefined();
+    expect(await ufwAdded()).not.toContain("53001");
+  });
+
+  it("a rule deleted by hand over and over is corrected N times, then reported as flapping and left alone", async () => {
+    const base = await mkdtemp(path.join(sb.dir, "flap-"));
+    const r = await gitRepo(base);
+    const c1 = await r.commit(yaml([54001]), "flap");
+    await r.git.push("origin", "main");
+    const d = await start({ repo: r.remote, stateDir: path.join(base, "state"), intervalMs: 10 * 60_000, driftIntervalMs: 1000, flap: { limit: 2, windowMs: 10 * 60_000 } });
+    await waitFor("applied", async () => d.status().appliedRevision === c1, 60_000);
+    const deleteRule = () => runner.run("ufw", ["--force", "delete", "allow", "54001/tcp"], { mutates: true });
+    for (let i = 1; i <= 2; i++) {
+      await deleteRule();
+      await waitFor(`correction ${i}`, async () => (await ufwAdded()).includes("54001"), 30_000);
+    }
+    await deleteRule();
+    const st = await waitFor("flapping reported", async () => (d.status().flapping.length && d.status().drift["ufw.rule"] ? d.status() : undefined), 30_000);
+    expect(st.flapping[0]).toMatchObject({ ref: expect.stringContaining("54001") as unknown, corrections: 2 });
+    await new Promise((res) => setTimeout(res, 3000)); // several drift checks later it is still not corrected
+    expect(await ufwAdded()).not.toContain("54001");
+    expect(await d.metrics.metrics()).toMatch(/tack_drift_resources\{kind="ufw.rule"\} 1/);
+    const out: string[] = [];
+    const code = await runCli(["status", "--state-dir", path.join(base, "state")], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    expect(code).toBe(0);
+    expect(out.join("\n")).toMatch(/flapping: .*54001.* no longer corrected/);
+  });
+
+  it("tack rollback (agent stopped) applies the previous good revision; the agent then keeps it", async () => {
+    const base = await mkdtemp(path.join(sb.dir, "rollback-"));
+    const r = await gitRepo(base);
+    const stateDir = path.join(base, "state");
+    const c1 = await r.commit(yaml([55001]), "one");
+    await r.git.push("origin", "main");
+    let d = await start({ repo: r.remote, stateDir });
+    await waitFor("c1", async () => d.status().appliedRevision === c1, 60_000);
+    const c2 = await r.commit(yaml([55002]), "two");
+    await r.git.push("origin", "main");
+    await waitFor("c2", async () => d.status().appliedRevision === c2, 60_000);
+    const out: string[] = [];
+    const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+    // Another process (a real `tack rollback`) meets the agent's lock: in-process, the lock is this pid's own.
+    const cli = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "rollback", "--state-dir", stateDir], { okExitCodes: [1] });
+    expect(cli.exitCode).toBe(1);
+    expect(cli.stderr).toMatch(/another tack holds the lock .*tack daemon/);
+    await d.stop();
+    out.length = 0;
+    expect(await runCli(["rollback", "--state-dir", stateDir], o), out.join("\n")).toBe(0);
+    expect(await ufwAdded()).toContain("55001");
+    expect(await ufwAdded()).not.toContain("55002");
+    const j = new Journal(stateDir);
+    expect(j.revision(c2)?.status).toBe("failed");
+    expect(j.lastGoodRevision()).toBe(c1);
+    j.close();
+    d = await start({ repo: r.remote, stateDir });
+    await waitFor("reconciled", async () => d.status().lastReconcile, 60_000);
+    await d.trigger("poll");
+    expect(d.status().appliedRevision).toBe(c1);
+    expect(d.status().held).toMatch(/marked failed; keeping/);
+    expect(await ufwAdded()).not.toContain("55002");
+  });
+});
