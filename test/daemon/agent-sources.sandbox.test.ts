@@ -185,3 +185,40 @@ describe("the agent's sources and guards (UFW only)", () => {
     expect(await ufwAdded()).not.toContain("55002");
   });
 });
+
+describe("tack daemon as a process", () => {
+  it("serves tack status through its listener, and exits 0 on SIGTERM, releasing the lock", async () => {
+    const { execa } = await import("execa");
+    const { existsSync } = await import("node:fs");
+    const base = await mkdtemp(path.join(sb.dir, "process-"));
+    const repo = path.join(base, "repo");
+    const stateDir = path.join(base, "state");
+    await mkdir(repo);
+    await writeFile(path.join(repo, "tack.yaml"), yaml([56001]));
+    const secret = path.join(base, "secret");
+    await writeFile(secret, "a-webhook-secret-of-some-length\n", { mode: 0o600 });
+    const child = execa("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "daemon", "--repo", repo, "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--webhook-secret-file", secret, "--interval", "1m"], { reject: false });
+    try {
+      const out: string[] = [];
+      const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+      await waitFor("applied, seen through tack status", async () => {
+        out.length = 0;
+        if (!existsSync(path.join(stateDir, "state.db"))) return undefined;
+        await runCli(["status", "--state-dir", stateDir], o);
+        return out.join("\n").includes("applied revision: dir-") && out.join("\n").includes("agent:            running");
+      }, 60_000);
+      expect(out.join("\n")).toMatch(/last reconcile: +(success|no-changes)/);
+      expect(await ufwAdded()).toContain("56001");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const r = await child;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/SIGTERM: finishing the current step/);
+    expect(existsSync(path.join(stateDir, "tack.lock"))).toBe(false);
+    const out: string[] = [];
+    await runCli(["status", "--state-dir", stateDir], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    expect(out.join("\n")).toMatch(/agent: +not running/);
+    expect(out.join("\n")).toMatch(/applied revision: dir-/);
+  });
+});
