@@ -271,7 +271,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log(`healing drift on ${todo.map((c) => formatRef(c.ref)).join(", ")}`);
     const result = await apply(dir, revision);
     st.flapping = flaps.flapping();
-    setDrift(todo.filter((c) => flaps.isFlapping(formatRef(c.ref))));
+    const healed = result === "success" || result === "no-changes";
+    setDrift(healed ? todo.filter((c) => flaps.isFlapping(formatRef(c.ref))) : todo);
     return result;
   };
 
@@ -317,20 +318,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       if (decision.action === "apply") {
         target = head;
         st.held = undefined;
-        const co = await source.checkout(head);
-        try {
-          if (suspension) {
-            result = "suspended";
-            message = `${head} not applied: suspended until ${suspension.until} (${suspension.reason})`;
-            await heal(head, co.dir, true).catch((err: unknown) => {
-              if (!(err instanceof UserError)) throw err;
-            });
-          } else {
+        if (suspension) {
+          // Not applied; drift is still observed against what the host runs (the last good revision).
+          result = "suspended";
+          message = `${head} not applied: suspended until ${suspension.until} (${suspension.reason})`;
+          if (lastGood && existsSync(snapshotDir(lastGood))) await heal(lastGood, snapshotDir(lastGood), true);
+        } else {
+          const co = await source.checkout(head);
+          try {
             result = await apply(co.dir, head);
             if (result === "success" || result === "no-changes") st.invalid = undefined;
+          } finally {
+            await co.cleanup();
           }
-        } finally {
-          await co.cleanup();
         }
       } else {
         if (headRow?.status === "invalid" && st.invalid?.revision !== head) {
