@@ -41,7 +41,18 @@ export async function renderTables(): Promise<string> {
       }
     }
     out.push(table(["size", "what", "median ms", "p95 ms", "processes", "CF requests", "SQLite statements", "mutating cmds", "peak RSS MB (measuring process)"], rows), "");
-    out.push(table(["size", "first converge ms", "processes", "CF requests"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests])), "");
+    const sizes = n.sizes as J[];
+    if (sizes.length > 1) {
+      const across = (k: string, f: string) => sizes.map((s) => JSON.stringify(s[k][f]));
+      const verdict = (vals: string[]) => (new Set(vals).size === 1 ? `constant (${vals[0]})` : `NOT constant (${vals.join(" → ")})`);
+      out.push(
+        `Across sizes ${sizes.map((s) => s.size.split(":")[0]).join(", ")} — processes per no-op plan: ${verdict(across("planLive", "processesPerRun"))}; ` +
+          `per no-op apply: ${verdict(across("applyRevision", "processesPerRun"))}; Cloudflare requests per plan: ${verdict(across("planLive", "cloudflareRequestsPerRun"))}; ` +
+          `per apply: ${verdict(across("applyRevision", "cloudflareRequestsPerRun"))}.`,
+        "",
+      );
+    }
+    out.push(table(["size", "first converge ms", "processes", "CF requests", "converge time by phase (s)"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests, Object.entries((s.converge.phasesMs ?? {}) as Record<string, number>).map(([p, ms]) => `${p} ${Math.round(ms / 100) / 10}`).join(", ")])), "");
   }
   const a = await load("availability");
   if (a) {

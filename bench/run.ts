@@ -8,7 +8,7 @@ import { writeResult } from "./result-file.js";
 import { round } from "./stats.js";
 
 /**
- * `npm run bench [-- --only noop,availability,latency,ansible] [--runs N]`: every benchmark in a sandbox host
+ * `npm run bench [-- --only noop,availability,latency,ansible] [--runs N] [--sizes a,b] [--compare-runs N]`: every benchmark in a sandbox host
  * of its own (test/sandbox/run-in-sandbox.ts tears it down when the benchmark ends), JSON results in
  * bench/results/, tables in bench/README.md. Traffic stays on the sandboxes' loopback and bridges.
  */
@@ -89,7 +89,8 @@ const steps: Record<Bench, () => Promise<void>> = {
   noop: () => inSandbox("noop", "bench/noop.ts", ["--sizes", arg("sizes") ?? "a,b", "--runs", runs ?? "10"]),
   availability: () => inSandbox("availability", "bench/availability.ts", []),
   latency: () => inSandbox("latency", "bench/latency.ts", []),
-  ansible: () => ansibleCompare(runs ?? "3"),
+  // Ansible's no-op runs take tens of seconds each: its own, smaller count.
+  ansible: () => ansibleCompare(arg("compare-runs") ?? "3"),
 };
 for (const b of only) {
   try {
