@@ -52,8 +52,6 @@ export interface DaemonOptions {
   onEvent?: (e: ReconcileEvent) => void;
   /** Test hook: runs after a step is journaled as started (see ReconcileContext.beforeStep). */
   beforeStep?: ReconcileContext["beforeStep"];
-  /** Every reconcile event (plans, each step as it starts and ends, rollbacks), e.g. for live progress. */
-  onEvent?: (e: ReconcileEvent) => void;
 }
 
 export type Trigger = "start" | "poll" | "webhook" | "source" | "drift" | "resume";
