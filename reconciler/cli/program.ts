@@ -60,8 +60,12 @@ export function buildProgram(o: Output = processOutput): Command {
 
   program
     .command("demo")
-    .description("tack's main job on the built-in islandflow example (offline: the pull request plan of the native cutover)")
-    .action(() => offlineDemo(o));
+    .description("tack's main job on the built-in islandflow example: live inside a sandbox host (npm run demo), else the pull request plan of the native cutover")
+    .action(async () => {
+      // Inside the sandbox host (scripts/demo.sh starts it) the demo is live; elsewhere it touches nothing.
+      if (process.env.TACK_SANDBOX === "1") await (await import("../../demo/live-demo.js")).liveDemo();
+      else await offlineDemo(o);
+    });
 
   program
     .command("daemon")

@@ -1,0 +1,194 @@
+import { createHmac } from "node:crypto";
+import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { simpleGit } from "simple-git";
+import { ExecaRunner } from "../reconciler/core/runner.js";
+import { startDaemon, type RunningDaemon } from "../reconciler/daemon/daemon.js";
+import type { ReconcileEvent } from "../reconciler/reconcile.js";
+import { runCli } from "../reconciler/cli/program.js";
+import { startCloudflareEmulator } from "../test/cloudflare-emulator/emulator.js";
+import { requestFromNpm } from "../test/sandbox/fixtures.js";
+import { sandbox } from "../test/sandbox/sandbox-env.js";
+
+/**
+ * The live demo (`npm run demo`): inside a sandbox host, the islandflow example starts Docker-owned under a real
+ * `tack daemon` following a local git repo; then the cutover to native is committed and pushed, a signed webhook
+ * tells the agent, and the agent converges the host while this prints each phase as it runs. At the end: who owns
+ * each scope, where NPM routes each hostname, the UFW rules, the DNS posture and the /metrics lines that moved.
+ */
+const EXAMPLE = path.resolve(import.meta.dirname, "../examples/islandflow");
+const SCOPES = ["api", "workers", "ingest-options", "web"];
+const HOSTNAMES = ["flow.example.org", "api.flow.example.org"];
+const WEBHOOK_SECRET = "demo-webhook-secret";
+const CF_TOKEN = "demo-cloudflare-token";
+
+const t0 = Date.now();
+const say = (line = "") => process.stdout.write(`${line}\n`);
+const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
+const heading = (text: string) => say(`\n${elapsed()}  ── ${text} ${"─".repeat(Math.max(0, 70 - text.length))}`);
+
+function progress(e: ReconcileEvent): void {
+  if (e.type === "exec") {
+    const ev = e.event;
+    const where = `${ev.step.phase}${ev.step.scope ? ` [${ev.step.scope}]` : ""}`;
+    const tag = e.purpose === "apply" ? "" : `(${e.purpose}) `;
+    if (ev.type === "step-start") say(`${elapsed()}    ${tag}→ ${where}: ${ev.step.gate ? "waiting for health" : ev.step.changes.map((c) => `${c.action} ${c.ref.name}`).join(", ")}`);
+    else if (ev.type === "step-done") say(`${elapsed()}    ${tag}✓ ${where} (${ev.ms} ms)${ev.detail ? ` ${ev.detail}` : ""}`);
+    else say(`${elapsed()}    ${tag}✗ ${where}: ${ev.error}`);
+  } else if (e.type === "rollback-start") say(`${elapsed()}    rolling back to ${e.target}`);
+}
+
+async function owners(runner: ExecaRunner): Promise<string[]> {
+  const out: string[] = [];
+  const ps = await runner.run("docker", ["ps", "--filter", "label=com.docker.compose.project=islandflow", "--format", '{{.Label "com.docker.compose.service"}}']);
+  const docker = new Set(ps.stdout.split("\n").filter(Boolean));
+  for (const s of SCOPES) {
+    const unit = await runner.run("systemctl", ["--user", "is-active", `islandflow-${s}.service`], { okExitCodes: [0, 3, 4] });
+    const native = unit.stdout.trim() === "active";
+    const who = [native ? "native (systemd --user)" : "", docker.has(s) ? "docker (compose)" : ""].filter(Boolean).join(" + ") || "nothing";
+    out.push(`${s.padEnd(15)} ${who}`);
+  }
+  return out;
+}
+
+async function routes(npmData: string): Promise<string[]> {
+  const db = new Database(path.join(npmData, "database.sqlite"), { readonly: true });
+  try {
+    const rows = db.prepare("SELECT domain_names, forward_host, forward_port, enabled FROM proxy_host WHERE is_deleted = 0").all() as {
+      domain_names: string;
+      forward_host: string;
+      forward_port: number;
+      enabled: number;
+    }[];
+    const out: string[] = [];
+    for (const host of HOSTNAMES) {
+      const row = rows.find((r) => (JSON.parse(r.domain_names) as string[]).includes(host));
+      const answer = await requestFromNpm({ host, path: "/health" });
+      out.push(`${host.padEnd(22)} → ${row ? `${row.forward_host}:${row.forward_port}` : "(no row)"}   answers: ${answer.ok ? answer.body.trim() : answer.error}`);
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+async function firewall(runner: ExecaRunner): Promise<string[]> {
+  const r = await runner.run("ufw", ["show", "added"]);
+  return r.stdout.split("\n").filter((l) => l.startsWith("ufw "));
+}
+
+function metricLines(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("tack_") || line.startsWith("tack_reconcile_duration_seconds_bucket")) continue;
+    const i = line.lastIndexOf(" ");
+    m.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return m;
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function liveDemo(): Promise<void> {
+  const sb = sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
+  const runner = new ExecaRunner();
+  const base = await mkdtemp(path.join(sb.dir, "demo-"));
+  const dataRoot = path.join(base, "data");
+  await mkdir(dataRoot, { recursive: true });
+
+  heading("a git repo with the islandflow example, Docker owning every scope");
+  const origin = path.join(base, "origin.git");
+  const work = path.join(base, "work");
+  await simpleGit().init(["--bare", "-b", "main", origin]);
+  await cp(EXAMPLE, work, { recursive: true });
+  const yaml = path.join(work, "tack.yaml");
+  // Point the example at this sandbox: its NPM data dir and a private data root.
+  await writeFile(
+    yaml,
+    (await readFile(yaml, "utf8"))
+      .replace("dataDir: /home/delta/nginx-proxy-manager/data", `dataDir: ${sb.npmData}`)
+      .replace("ISLANDFLOW_DATA_ROOT: /var/lib/islandflow", `ISLANDFLOW_DATA_ROOT: ${dataRoot}`),
+  );
+  for (const f of await readdir(path.join(work, "units"))) {
+    const p = path.join(work, "units", f);
+    await writeFile(p, (await readFile(p, "utf8")).replaceAll("ISLANDFLOW_DATA_ROOT=/var/lib/islandflow", `ISLANDFLOW_DATA_ROOT=${dataRoot}`));
+  }
+  const git = simpleGit(work);
+  await git.init(["-b", "main"]).addConfig("user.email", "demo@tack.invalid").addConfig("user.name", "tack demo");
+  await git.add(".").commit("islandflow: Docker owns every scope").addRemote("origin", origin).push("origin", "main");
+  say(`${elapsed()}    pushed ${(await git.revparse(["HEAD"])).slice(0, 12)} to ${origin}`);
+
+  const cf = await startCloudflareEmulator({ token: CF_TOKEN, zones: [{ name: "example.org" }] });
+  const env = { ...process.env, CLOUDFLARE_API_TOKEN: CF_TOKEN, CLOUDFLARE_BASE_URL: cf.baseURL };
+  Object.assign(process.env, { CLOUDFLARE_API_TOKEN: CF_TOKEN, CLOUDFLARE_BASE_URL: cf.baseURL });
+
+  heading("tack daemon --repo origin.git --branch main (Cloudflare: a local API v4 emulator)");
+  let daemon: RunningDaemon | undefined;
+  try {
+    daemon = await startDaemon({
+      repo: origin,
+      branch: "main",
+      intervalMs: 60_000,
+      listen: "127.0.0.1:0",
+      stateDir: path.join(base, "state"),
+      webhookSecret: WEBHOOK_SECRET,
+      runner,
+      env,
+      log: (line) => say(`${elapsed()}    agent: ${line}`),
+      onEvent: progress,
+    });
+    const d = daemon;
+    say(`${elapsed()}    listening on ${d.url}`);
+    await waitFor("the first converge", () => d.status().appliedRevision !== undefined && d.status().lastReconcile !== undefined, 240_000);
+    heading("converged on the Docker baseline");
+    for (const l of await owners(runner)) say(`           ${l}`);
+    for (const l of await routes(sb.npmData!)) say(`           ${l}`);
+    const before = metricLines(await d.metrics.metrics());
+
+    heading("the cutover pull request: owner docker → native for all four scopes");
+    await writeFile(yaml, (await readFile(yaml, "utf8")).replace(/^(\s+)owner: docker$/gm, "$1owner: native"));
+    await git.checkout(["-b", "native-cutover"]).add(".").commit("Cut api, workers, ingest-options and web over to native");
+    say("  $ tack plan --repo . --base main --head native-cutover");
+    const plan: string[] = [];
+    const code = await runCli(["plan", "--repo", work, "--base", "main", "--head", "native-cutover"], { out: (l) => plan.push(l), err: (l) => plan.push(l) });
+    for (const l of plan.join("\n").split("\n")) say(`  ${l}`);
+    if (code !== 0) throw new Error(`tack plan exited ${code}`);
+
+    heading("merge and push; a signed GitHub webhook tells the agent at once");
+    await git.checkout("main").merge(["--ff-only", "native-cutover"]).push("origin", "main");
+    const head = (await git.revparse(["HEAD"])).trim();
+    const body = JSON.stringify({ ref: "refs/heads/main", after: head });
+    const sig = "sha256=" + createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex");
+    const res = await fetch(`${d.url}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sig } });
+    say(`${elapsed()}    POST /hooks/git → ${res.status}`);
+    const pushed = Date.now();
+    await waitFor("the cutover", () => d.status().appliedRevision === head || d.status().lastError !== undefined, 300_000);
+    if (d.status().appliedRevision !== head) throw new Error(`the cutover did not converge: ${d.status().lastError}`);
+    say(`${elapsed()}    converged on ${head.slice(0, 12)} ${((Date.now() - pushed) / 1000).toFixed(1)} s after the push`);
+
+    heading("end state");
+    say("  owner of each scope:");
+    for (const l of await owners(runner)) say(`           ${l}`);
+    say("  where NPM routes each hostname (the native upstream is the npm_default bridge gateway):");
+    for (const l of await routes(sb.npmData!)) say(`           ${l}`);
+    say("  UFW rules:");
+    for (const l of await firewall(runner)) say(`           ${l}`);
+    say("  DNS posture (Cloudflare):");
+    for (const r of cf.records("example.org")) say(`           ${r.type} ${r.name.padEnd(22)} ${r.content}  ${r.proxied ? "proxied" : "DNS-only"}  ${r.comment ?? ""}`);
+    say("  /metrics lines that changed:");
+    const after = metricLines(await d.metrics.metrics());
+    for (const [k, v] of after) if (before.get(k) !== v && !k.startsWith("tack_reconcile_duration_seconds")) say(`           ${k} ${before.get(k) ?? "(new)"} → ${v}`);
+  } finally {
+    heading("tearing down");
+    await daemon?.stop();
+    await cf.close();
+  }
+  say(`${elapsed()}    done`);
+}
