@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { simpleGit } from "simple-git";
 import { afterEach, describe, expect, it } from "vitest";
@@ -115,7 +115,7 @@ describe("the agent's sources and guards (UFW only)", () => {
     expect(await ufwAdded()).not.toContain("52001");
   });
 
-  it("--verify-signatures: an unsigned commit is reported, not applied", async () => {
+  it("--verify-signatures: an unsigned commit is reported, not applied; a commit signed by an allowed SSH key is applied", async () => {
     const base = await mkdtemp(path.join(sb.dir, "verify-"));
     const r = await gitRepo(base);
     const c1 = await r.commit(yaml([53001]), "unsigned");
@@ -125,6 +125,19 @@ describe("the agent's sources and guards (UFW only)", () => {
     expect(st.held).toMatch(new RegExp(`${c1} has no trusted signature`));
     expect(st.appliedRevision).toBeUndefined();
     expect(await ufwAdded()).not.toContain("53001");
+
+    // A commit signed with an SSH key that the allowed signers file trusts is applied.
+    const key = path.join(base, "signing-key");
+    await runner.run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dev", "-f", key]);
+    const pub = (await readFile(`${key}.pub`, "utf8")).trim();
+    await writeFile(path.join(base, "allowed_signers"), `dev@example.org ${pub}\n`);
+    await r.git.addConfig("gpg.format", "ssh").addConfig("user.signingkey", `${key}.pub`).addConfig("commit.gpgsign", "true");
+    const c2 = await r.commit(yaml([53002]), "signed");
+    await r.git.push("origin", "main");
+    await d.trigger("webhook");
+    await waitFor("the signed commit applied", async () => d.status().appliedRevision === c2, 60_000);
+    expect(await ufwAdded()).toContain("53002");
+    expect(d.status().held).toBeUndefined();
   });
 
   it("a rule deleted by hand over and over is corrected N times, then reported as flapping and left alone", async () => {
