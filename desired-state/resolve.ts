@@ -8,13 +8,16 @@ import type {
   DesiredUfwRule,
   HealthCheck,
   HostFacts,
+  PublishedPort,
   ResolvedHost,
   ResolvedScope,
   SystemdScope,
   UfwAction,
 } from "../reconciler/core/resources.js";
 import { SYMBOLIC_BRIDGE_GATEWAY, SYMBOLIC_BRIDGE_SUBNET } from "../reconciler/core/resources.js";
+import { parse as parseYaml } from "yaml";
 import { parseDuration } from "./durations.js";
+import { MAX_ALIAS_COUNT } from "./load.js";
 import type { HealthDoc, HostDoc, ScopeDoc, UfwRuleDoc } from "./schema.js";
 import { unitFilePath } from "./semantic.js";
 
@@ -104,6 +107,36 @@ function ufwRule(r: UfwRuleDoc, facts: HostFacts): DesiredUfwRule {
     adopt: r.adopt,
     derived: false,
   };
+}
+
+/**
+ * Published ports of the compose files (short syntax `[ip:]host:container[/proto]` and the long form). Values
+ * that still hold `${...}` interpolation are kept as written.
+ */
+export function publishedPorts(composeTexts: string[]): PublishedPort[] {
+  const out: PublishedPort[] = [];
+  for (const text of composeTexts) {
+    let data: unknown;
+    try {
+      data = parseYaml(text, { maxAliasCount: MAX_ALIAS_COUNT });
+    } catch {
+      continue; // reported by checkHost
+    }
+    const services = (data as { services?: Record<string, { ports?: unknown[] }> } | null)?.services ?? {};
+    for (const [service, def] of Object.entries(services)) {
+      for (const p of def?.ports ?? []) {
+        if (typeof p === "object" && p !== null) {
+          const l = p as { host_ip?: string; published?: string | number; target?: string | number };
+          if (l.published !== undefined) out.push({ service, hostIp: l.host_ip ?? "", hostPort: String(l.published), containerPort: String(l.target ?? "") });
+          continue;
+        }
+        const spec = String(p).replace(/\/(tcp|udp)$/, "");
+        const m = /^(?:(\[[^\]]+\]|[^:]+):)?([^:]+):([^:]+)$/.exec(spec);
+        if (m) out.push({ service, hostIp: (m[1] ?? "").replace(/^\[|\]$/g, ""), hostPort: m[2]!, containerPort: m[3]! });
+      }
+    }
+  }
+  return out;
 }
 
 export function cloudflareComment(host: string, comment: string | undefined): string {
@@ -233,6 +266,7 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
     ...(dns ? { cloudflare: { zone: dns.cloudflare.zone, token: dns.cloudflare.token } } : {}),
     ...(ufw ? { ufw: { deriveEdgeRules: ufw.deriveEdgeRules } } : {}),
     facts,
+    publishedPorts: publishedPorts((compose?.files ?? []).map((f) => files.get(f) ?? "")),
     policy: {
       mode: pol.mode,
       layers: pol.layers,

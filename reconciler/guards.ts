@@ -154,3 +154,21 @@ export function proxiedOriginOpen(host: ResolvedHost): Finding[] {
   }
   return out;
 }
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+/** Ports Docker publishes go through its own FORWARD/DOCKER-USER chains, not UFW's input chain (moby/moby#4737). */
+export function dockerPublishedPorts(host: ResolvedHost): Finding[] {
+  const out: Finding[] = [];
+  if (!host.ufw) return out;
+  const running = new Set(host.resources["compose.service"].filter((s) => s.state === "running").map((s) => s.service));
+  for (const p of host.publishedPorts) {
+    if (!running.has(p.service) || LOOPBACK.test(p.hostIp)) continue;
+    out.push({
+      id: "docker-bypasses-ufw",
+      severity: "warning",
+      message: `compose service ${p.service} publishes ${p.hostIp || "0.0.0.0"}:${p.hostPort} → ${p.containerPort}: Docker's published ports bypass UFW, so no firewall rule protects it; publish on 127.0.0.1 if only the host and NPM need it`,
+    });
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import { sortFindings } from "./core/findings.js";
 import type { ResourceKind } from "./core/refs.js";
 import { RESOURCE_KINDS } from "./core/refs.js";
 import type { Owner, ResolvedHost, ResolvedScope } from "./core/resources.js";
-import { blastRadius, edgePathToNativePorts, originExposure, proxiedOriginOpen, twoOwners, upstreamPorts } from "./guards.js";
+import { blastRadius, dockerPublishedPorts, edgePathToNativePorts, originExposure, proxiedOriginOpen, twoOwners, upstreamPorts } from "./guards.js";
 import type { KindHandlers, ObservedByKind } from "./kind-handler.js";
 import { LAYER_OF } from "./layers.js";
 import type { Gate, ObservedOwner, Plan, ScopeCutover } from "./plan.js";
@@ -120,6 +120,7 @@ export function buildPlan(input: PlanInput): Plan {
     ...twoOwners(host, owners),
     ...originExposure(host),
     ...proxiedOriginOpen(host),
+    ...dockerPublishedPorts(host),
   );
 
   const mode = (layer: keyof typeof host.policy.layers) => host.policy.layers[layer] ?? host.policy.mode;

@@ -176,6 +176,16 @@ export interface ResolvedHost {
   policy: Policy;
   /** The live facts resolution used (empty offline). */
   facts: HostFacts;
+  /** Ports the compose files publish on the host, per service (Docker's published ports bypass UFW). */
+  publishedPorts: PublishedPort[];
+}
+
+export interface PublishedPort {
+  service: string;
+  /** Empty when the compose file gives no address: Docker then binds every interface. */
+  hostIp: string;
+  hostPort: string;
+  containerPort: string;
 }
 
 export type SecretRef = { env: string } | { file: string };

@@ -83,6 +83,19 @@ describe("guards", () => {
     expect(plan.findings.find((f) => f.id === "origin-port-open")?.message).toMatch(/flow\.example\.org is proxied by Cloudflare, but its origin port 3000 is open to the world/);
   });
 
+  it("a compose port published on every interface warns that it bypasses UFW; loopback does not", async () => {
+    const repo = await tempRepo();
+    expect(offlinePlan(await resolved(repo), undefined, "r").findings.filter((f) => f.id === "docker-bypasses-ufw")).toEqual([]);
+    await edit(path.join(repo, "compose/docker-compose.yml"), 'ports: ["127.0.0.1:13000:3000"]', 'ports: ["13000:3000", { target: 3001, published: 13001, host_ip: "0.0.0.0" }]');
+    const msgs = offlinePlan(await resolved(repo), undefined, "r").findings.filter((f) => f.id === "docker-bypasses-ufw").map((f) => f.message);
+    expect(msgs).toEqual([
+      expect.stringMatching(/^compose service web publishes 0\.0\.0\.0:13000 → 3000: Docker's published ports bypass UFW/),
+      expect.stringMatching(/^compose service web publishes 0\.0\.0\.0:13001 → 3001/),
+    ]);
+    // Retired (owner native): nothing published, nothing to warn about.
+    expect(offlinePlan(await resolved(repo, { web: "native" }), undefined, "r").findings.some((f) => f.id === "docker-bypasses-ufw")).toBe(false);
+  });
+
   it("cidrContains", () => {
     expect(cidrContains("172.16.0.0/12", "172.18.0.0/16")).toBe(true);
     expect(cidrContains("172.18.0.0/16", "172.18.0.0/16")).toBe(true);
