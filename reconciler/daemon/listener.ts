@@ -84,7 +84,12 @@ async function handle(h: ListenerHandlers, req: IncomingMessage, res: ServerResp
     case "POST /resume": {
       if (!isLoopback(req)) return send(res, 403, { error: "only from loopback" });
       const raw = (await readBody(req)).toString("utf8");
-      const body = raw.trim() ? (JSON.parse(raw) as Record<string, string>) : {};
+      let body: Record<string, string> = {};
+      try {
+        if (raw.trim()) body = JSON.parse(raw) as Record<string, string>;
+      } catch {
+        return send(res, 400, { error: "the body must be JSON" });
+      }
       try {
         return send(res, 200, route === "POST /suspend" ? h.suspend(body) : h.resume(body.by));
       } catch (err) {
