@@ -164,6 +164,22 @@ describe("the agent's sources and guards (UFW only)", () => {
     expect(out.join("\n")).toMatch(/flapping: .*54001.* no longer corrected/);
   });
 
+  it("observe mode: a change is reported as drift (status and metric), never applied", async () => {
+    const base = await mkdtemp(path.join(sb.dir, "observe-"));
+    const r = await gitRepo(base);
+    const c1 = await r.commit(yaml([57001]), "enforced");
+    await r.git.push("origin", "main");
+    const d = await start({ repo: r.remote, stateDir: path.join(base, "state") });
+    await waitFor("c1", async () => d.status().appliedRevision === c1, 60_000);
+    const c2 = await r.commit(yaml([57001, 57002]) + "policy: { mode: observe }\n", "observe only");
+    await r.git.push("origin", "main");
+    const st = await waitFor("drift reported", async () => (d.status().desiredRevision === c2 && d.status().drift["ufw.rule"] ? d.status() : undefined), 30_000);
+    expect(st.driftDetails.join("\n")).toMatch(/57002/);
+    await d.trigger("drift");
+    expect(await ufwAdded()).not.toContain("57002");
+    expect(await d.metrics.metrics()).toMatch(/tack_drift_resources\{kind="ufw.rule"\} 1/);
+  });
+
   it("tack rollback (agent stopped) applies the previous good revision; the agent then keeps it", async () => {
     const base = await mkdtemp(path.join(sb.dir, "rollback-"));
     const r = await gitRepo(base);
