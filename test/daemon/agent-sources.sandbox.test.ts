@@ -215,6 +215,45 @@ describe("the agent's sources and guards (UFW only)", () => {
   });
 });
 
+describe("crash recovery at start", () => {
+  it("an agent killed mid-run: the next start rolls the run back, then applies its revision once more", async () => {
+    const { execa } = await import("execa");
+    const base = await mkdtemp(path.join(sb.dir, "crash-"));
+    const r = await gitRepo(base);
+    const stateDir = path.join(base, "state");
+    const c1 = await r.commit(yaml([58001]), "one");
+    await r.git.push("origin", "main");
+    let d = await start({ repo: r.remote, stateDir });
+    await waitFor("c1", async () => d.status().appliedRevision === c1, 60_000);
+    await d.stop();
+    daemons = [];
+    const c2 = await r.commit(yaml([58001, 58002]), "two");
+    await r.git.push("origin", "main");
+    const crashed = await execa("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "daemon", "--repo", r.remote, "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+      reject: false,
+      env: { TACK_FAULT_KILL_BEFORE_PHASE: "firewall-open" },
+      timeout: 120_000,
+    });
+    expect(crashed.signal).toBe("SIGKILL");
+    let j = new Journal(stateDir);
+    const interrupted = j.unfinishedRuns();
+    j.close();
+    expect(interrupted.map((x) => x.revision)).toEqual([c2]);
+
+    d = await start({ repo: r.remote, stateDir });
+    await waitFor("c2 applied after recovery", async () => d.status().appliedRevision === c2, 60_000);
+    expect(await ufwAdded()).toContain("58002");
+    j = d.journal;
+    const runs = j.db.prepare("SELECT kind, status, revision FROM runs WHERE id >= ? ORDER BY id").all(interrupted[0]!.id);
+    expect(runs).toEqual([
+      { kind: "apply", status: "interrupted", revision: c2 },
+      { kind: "rollback", status: "succeeded", revision: c2 },
+      { kind: "apply", status: "succeeded", revision: c2 },
+    ]);
+    expect(d.status().lastError).toBeUndefined();
+  });
+});
+
 describe("tack daemon as a process", () => {
   it("serves tack status through its listener, and exits 0 on SIGTERM, releasing the lock", async () => {
     const { execa } = await import("execa");

@@ -40,6 +40,16 @@ function readSecret(file: string): string {
   return text;
 }
 
+/**
+ * Fault injection for crash tests, as `tack apply` has it: TACK_FAULT_KILL_BEFORE_PHASE=<phase> makes the agent
+ * SIGKILL itself once a step of that phase is journaled as started, before it runs — a real crash.
+ */
+function faultInjection(): Pick<DaemonOptions, "beforeStep"> {
+  const phase = process.env.TACK_FAULT_KILL_BEFORE_PHASE;
+  if (!phase) return {};
+  return { beforeStep: (step) => void (step.phase === phase && process.kill(process.pid, "SIGKILL")) };
+}
+
 /** `tack daemon`: run the agent until SIGTERM/SIGINT, then stop cleanly (exit 0). */
 export async function daemonCommand(opts: DaemonCliOptions, o: Output): Promise<void> {
   const options: DaemonOptions = {
@@ -57,6 +67,7 @@ export async function daemonCommand(opts: DaemonCliOptions, o: Output): Promise<
     ...(opts.allowedSigners ? { allowedSignersFile: opts.allowedSigners } : {}),
     ...(opts.gpgHome ? { gpgHome: opts.gpgHome } : {}),
     ...(opts.driftInterval ? { driftIntervalMs: duration("--drift-interval", opts.driftInterval) } : {}),
+    ...faultInjection(),
   };
   const daemon = await startDaemon(options);
   await new Promise<void>((resolve) => {
