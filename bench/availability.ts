@@ -30,7 +30,11 @@ function figures(samples: LoadSample[], applyMs: number) {
   const bodies: Record<string, number> = {};
   for (const s of samples) if (s.ok && s.body) bodies[s.body] = (bodies[s.body] ?? 0) + 1;
   const errors = [...new Set(samples.filter((s) => !s.ok).map((s) => s.error ?? `HTTP ${s.status}`))].slice(0, 5);
-  return { requests: samples.length, failed: u.failed, unavailabilityMs: u.windowMs, contiguous: u.contiguous, applyMs, answeredBy: bodies, errors };
+  // The requests from the first to the last failure, by start time: . ok, x failed (what "contiguous" means here).
+  const first = samples.findIndex((s) => !s.ok);
+  const last = samples.length - 1 - [...samples].reverse().findIndex((s) => !s.ok);
+  const window = first < 0 ? "" : samples.slice(first, last + 1).map((s) => (s.ok ? "." : "x")).join("");
+  return { requests: samples.length, failed: u.failed, unavailabilityMs: u.windowMs, contiguous: u.contiguous, window, applyMs, answeredBy: bodies, errors };
 }
 
 const h = await islandflowHost();

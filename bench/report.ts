@@ -57,9 +57,10 @@ export async function renderTables(): Promise<string> {
   const a = await load("availability");
   if (a) {
     out.push(`### Availability during cutovers (${a.ratePerSecond} req/s through NPM; ${a.finishedAt})`, "");
-    out.push(table(["cutover", "handoff", "requests", "failed", "unavailability ms", "one contiguous window", "apply ms"], [
-      ...(a.overlap as J[]).map((o) => [o.cutover, "overlap", o.requests, o.failed, o.unavailabilityMs, o.contiguous, o.applyMs]),
-      ...(a.exclusive as J[]).map((o) => [o.cutover, "exclusive", o.requests, o.failed, o.unavailabilityMs, o.contiguous, o.applyMs]),
+    const win = (o: J) => (o.window ? `\`${o.window.length > 12 ? `${o.window.slice(0, 3)}…${o.window.slice(-6)}` : o.window}\`` : "");
+    out.push(table(["cutover", "handoff", "requests", "failed", "unavailability ms", "one contiguous window", "window (x failed, . ok)", "apply ms"], [
+      ...(a.overlap as J[]).map((o) => [o.cutover, "overlap", o.requests, o.failed, o.unavailabilityMs, o.contiguous, win(o), o.applyMs]),
+      ...(a.exclusive as J[]).map((o) => [o.cutover, "exclusive", o.requests, o.failed, o.unavailabilityMs, o.contiguous, win(o), o.applyMs]),
     ]), "");
   }
   const l = await load("latency");
