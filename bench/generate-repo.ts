@@ -108,9 +108,11 @@ export function generateRepo(o: GenerateOptions): Map<string, string> {
   files.set("compose/docker-compose.yml", composeFile(size.dockerScopes));
   y.push("edge:", "  npm:", `    dataDir: ${o.npmDataDir}`, "    container: nginx-proxy-manager", "    network: npm_default", "  proxyHosts:");
   const hostNames: string[] = [];
+  // Consecutive hosts share a scope, so a bigger size with the same hosts per scope extends a smaller one.
+  const perScope = Math.ceil(size.proxyHosts / size.scopes);
   for (let k = 0; k < size.proxyHosts; k++) {
-    const i = k % size.scopes;
-    const domain = `h${Math.floor(k / size.scopes)}.${scopeName(i)}.bench.${zone}`;
+    const i = Math.floor(k / perScope);
+    const domain = `h${k % perScope}.${scopeName(i)}.bench.${zone}`;
     hostNames.push(domain);
     y.push(`    - { domains: [${domain}], scope: ${scopeName(i)}, websockets: ${k % 2 === 0} }`);
   }
