@@ -101,7 +101,7 @@ async function sizesBC(which: ("b" | "c")[], runs: number) {
   const ctx: ReconcileContext = { runner, stateDir, journal };
   const results = [];
   try {
-    // c is a superset of b (same scopes, hosts, rules and records first): converging c after b adds the rest.
+    // c is a superset of b (generate-repo.test.ts checks it): converging c after b only adds the rest.
     for (const key of which) {
       const size: BenchSize = SIZES[key];
       const repo = path.join(base, `repo-${key}`);
