@@ -100,7 +100,7 @@ async function ansibleTool(h: IslandflowHost): Promise<Tool> {
           ANSIBLE_INVENTORY_UNPARSED_WARNING: "False",
           ANSIBLE_HOME: path.join(work, "home"),
           ANSIBLE_LOCAL_TEMP: path.join(work, "tmp"),
-          ANSIBLE_REMOTE_TEMP: path.join(work, "remote-tmp"),
+          ANSIBLE_REMOTE_TMP: path.join(work, "remote-tmp"),
           ANSIBLE_RETRY_FILES_ENABLED: "False",
         },
       });
