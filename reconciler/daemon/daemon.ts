@@ -10,7 +10,7 @@ import type { ResolvedHost } from "../core/resources.js";
 import { ExecaRunner, type Runner } from "../core/runner.js";
 import { Journal, type RunRow } from "../journal.js";
 import { LAYER_OF } from "../layers.js";
-import { StateLock } from "../lock.js";
+import { LockHeldError, StateLock } from "../lock.js";
 import { TackMetrics, type ReconcileResult, type ScopeOwnerLabel } from "../metrics.js";
 import type { Plan } from "../plan.js";
 import { observedOwners } from "../planner.js";
@@ -118,15 +118,14 @@ function locationsOf(err: UserError): string[] {
   return err.findings.filter((f) => f.severity === "error").map(formatFinding);
 }
 
+/** State dirs with an agent in this process: StateLock names a pid, so it cannot tell two of them apart. */
+const runningHere = new Set<string>();
+
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const log = options.log ?? ((line: string) => process.stderr.write(`tack daemon: ${line}\n`));
   const stateDir = path.resolve(options.stateDir);
-  const lock = StateLock.acquire(stateDir, `tack daemon --repo ${options.repo}`);
-  const journal = new Journal(stateDir);
+  if (runningHere.has(stateDir)) throw new LockHeldError(`an agent of this process already runs on ${stateDir}`);
   const runner = options.runner ?? new ExecaRunner();
-  const metrics = new TackMetrics();
-  const abort = new AbortController();
-  const flaps = new FlapDetector(options.flap ?? DEFAULT_FLAP);
   const source: DesiredSource = openSource({
     repo: options.repo,
     branch: options.branch ?? "main",
@@ -137,6 +136,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ...(options.allowedSignersFile ? { allowedSignersFile: options.allowedSignersFile } : {}),
     ...(options.gpgHome ? { gpgHome: options.gpgHome } : {}),
   });
+  const lock = StateLock.acquire(stateDir, `tack daemon --repo ${options.repo}`);
+  runningHere.add(stateDir);
+  const journal = new Journal(stateDir);
+  const metrics = new TackMetrics();
+  const abort = new AbortController();
+  const flaps = new FlapDetector(options.flap ?? DEFAULT_FLAP);
 
   const st: DaemonStatus = {
     host: options.host,
@@ -158,6 +163,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   const reportedHolds = new Set<string>();
   let handledHead: string | undefined;
+  // Our own applies write NPM confs and unit files: the drift watchers ignore what they see meanwhile.
+  let applying = false;
+  let appliedAt = 0;
   let lastHost: ResolvedHost | undefined;
 
   const onEvent = (e: ReconcileEvent) => {
@@ -216,6 +224,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   /** Apply a revision, mapping a refused or invalid desired state to its journal mark. */
   const apply = async (dir: string, revision: string): Promise<ReconcileResult> => {
+    applying = true;
     try {
       const o = await applyRevision({ dir, revision }, ctx);
       recordOutcome(o);
@@ -237,6 +246,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         return "refused";
       }
       throw err;
+    } finally {
+      applying = false;
+      appliedAt = Date.now();
     }
   };
 
@@ -280,7 +292,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const reconcile = async (reasons: Set<Trigger>): Promise<void> => {
     const started = Date.now();
-    st.reconciles++;
     const suspension = readSuspension(journal);
     st.suspension = suspension;
     metrics.setSuspended(!!suspension);
@@ -374,6 +385,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const finish = (started: number, reasons: Set<Trigger>, result: LastReconcile["result"], target: string | undefined, message: string | undefined) => {
     const durationMs = Date.now() - started;
+    st.reconciles++;
     const metricResult: ReconcileResult | undefined =
       result === "error" ? "failure" : result === "held" || result === "suspended" ? undefined : result;
     if (metricResult) metrics.reconcileFinished(metricResult, durationMs / 1000);
@@ -408,9 +420,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     watched.add(dir);
     const fire = debounced(reason);
     const w = watch(dir, { ignoreInitial: true, ignored: (p) => p.split(path.sep).includes(".git") });
-    w.on("all", fire);
+    w.on("all", (event, file) => {
+      // Only events during the apply (plus chokidar's stat latency) are ours; a hand edit right after is not.
+      if (reason === "drift" && (applying || Date.now() - appliedAt < 300)) return;
+      if (reason === "drift") log(`${event} ${file}: checking for drift`);
+      fire();
+    });
     w.on("error", (err) => log(`watcher of ${dir}: ${errorMessage(err)}`));
     watchers.push(w);
+    log(`watching ${dir} (${reason})`);
   };
   function ensureDriftWatchers(h: ResolvedHost) {
     if (h.npm) watchDir(path.join(h.npm.dataDir, "nginx", "proxy_host"), "drift");
@@ -467,6 +485,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   ).catch((err: unknown) => {
     journal.close();
     lock.release();
+    runningHere.delete(stateDir);
     throw err;
   });
   journal.set("daemon:url", listener.url);
@@ -519,6 +538,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         journal.set("daemon:url", undefined);
         journal.close();
         lock.release();
+        runningHere.delete(stateDir);
         log("stopped");
       })()),
   };

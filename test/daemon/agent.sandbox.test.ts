@@ -94,7 +94,9 @@ describe("tack daemon on the sandbox host", () => {
   });
 
   it("webhook: a bad signature is 401; a signed push converges without waiting for the interval", async () => {
-    d = await h.start({ intervalMs: 10 * 60_000 });
+    // From here on, polls and scheduled drift checks are 10 min apart: only hooks and watchers trigger.
+    await d?.stop();
+    d = await h.start({ intervalMs: 10 * 60_000, driftIntervalMs: 10 * 60_000 });
     await waitFor("started", async () => (await h.status(d!)).ready, 60_000);
     expect(await hook(d, { "x-hub-signature-256": githubSignature("wrong", '{"ref":"refs/heads/main"}') })).toBe(401);
     expect(await hook(d, { "x-tack-token": "nope" })).toBe(401);
@@ -106,6 +108,21 @@ describe("tack daemon on the sandbox host", () => {
     timings.webhook = Date.now() - t0;
     expect((await h.status(d)).lastReconcile?.triggers).toContain("webhook");
     expect(timings.webhook).toBeLessThan(60_000);
+  });
+
+  it("a hand edit of NPM's proxy_host conf is seen by the watcher and healed at once", async () => {
+    const { readdir, readFile, writeFile } = await import("node:fs/promises");
+    const dir = path.join(h.npmData, "nginx", "proxy_host");
+    const conf = path.join(dir, (await readdir(dir)).find((f) => f.endsWith(".conf"))!);
+    const good = await readFile(conf, "utf8");
+    // A person's edit, not one within 300 ms of the agent's own write (those are taken for the agent's).
+    await new Promise((r) => setTimeout(r, 1000));
+    await writeFile(conf, good.replace(/(set \$server\s+)"[^"]*";/, '$1"10.99.99.98";'));
+    const t0 = Date.now();
+    await waitFor("conf healed", async () => (await readFile(conf, "utf8")) === good, 30_000);
+    timings.confWatchHeal = Date.now() - t0;
+    await waitFor("the drift reconcile recorded", async () => (await h.status(d!)).lastReconcile?.triggers.includes("drift"), 15_000);
+    expect(await h.servedBy()).toBe("docker");
   });
 
   it("a burst of 10 pushes gives at most 2 reconciles", async () => {
@@ -143,7 +160,7 @@ describe("tack daemon on the sandbox host", () => {
     expect(await (await fetch(`${d!.url}/metrics`)).text()).toMatch(/tack_suspended 1/);
 
     await d!.stop();
-    d = await h.start({ intervalMs: 10 * 60_000 });
+    d = await h.start({ intervalMs: 10 * 60_000, driftIntervalMs: 10 * 60_000 });
     await waitFor("started", async () => (await h.status(d!)).ready, 60_000);
     st = await h.status(d);
     expect(st.suspension?.reason).toBe("hotfix by hand");
