@@ -2,7 +2,8 @@ import path from "node:path";
 import { ComposeDriver } from "../compose/compose-driver.js";
 import { planServices, type ObservedService } from "../compose/compose-plan.js";
 import { serving, servicesEvidence, servicesState } from "./health/runtime-state.js";
-import { CloudflareDriver } from "../edge/cloudflare/cloudflare-driver.js";
+import { createHash } from "node:crypto";
+import { CloudflareDriver, resolveSecret } from "../edge/cloudflare/cloudflare-driver.js";
 import { ownedBy, planRecords, type ObservedDnsRecord } from "../edge/cloudflare/record-plan.js";
 import { NpmProxyHostDriver } from "../edge/npm/npm-driver.js";
 import { planProxyHosts, proxyHostConflicts, type NpmProxyHostActual } from "../edge/npm/proxy-host-plan.js";
@@ -174,10 +175,12 @@ function ufwHandler(host: ResolvedHost, driver?: UfwDriver): KindHandler<Desired
     };
   }
   // Offline: a UFW that is active, denies incoming by default and has sshd on 22, as on a typical VPS.
+  // A host that does not declare firewall.ufw leaves UFW alone: nothing to plan, no SSH guard.
   let last: ReturnType<typeof planRules> | undefined;
   return {
     kind: "ufw.rule",
     plan: (d, a) => {
+      if (!host.ufw) return [];
       last = planRules(d, { rules: [...a.values()], active: true, incoming: "deny", ipv6: true, sshPorts: [host.facts.sshPort ?? 22] }, { allowSshLockout: host.policy.allowSshLockout });
       return last.changes;
     },
@@ -255,6 +258,8 @@ class SystemdScopesDriver implements Driver<DesiredSystemdUnit, ObservedUnit> {
   }
 }
 
+const cloudflareDrivers = new Map<string, CloudflareDriver>();
+
 export interface LiveOptions {
   runner: Runner;
   stateDir: string;
@@ -281,13 +286,23 @@ export function liveHandlers(host: ResolvedHost, opts: LiveOptions): KindHandler
     handlers["ufw.rule"] = ufwHandler(host, ufw) as KindHandler<DesiredUfwRule, unknown>;
   } else handlers["ufw.rule"] = ufwHandler(host) as KindHandler<DesiredUfwRule, unknown>;
   if (host.cloudflare) {
-    const cf = new CloudflareDriver({
-      host: host.host,
-      zone: host.cloudflare.zone,
-      token: host.cloudflare.token,
-      driftIntervalMs: host.policy.driftIntervalMs.dns,
-      ...(opts.env ? { env: opts.env } : {}),
-    });
+    // One driver per (state dir, host, zone, token, API) for the life of the process: its zone id and its
+    // DNS observation are cached across reconciles, so an agent polls Cloudflare at the DNS interval (default
+    // 5 min), not at every local drift check. An apply invalidates its cache.
+    // The token's hash is in the key, so a rotated token gets a new driver; the token itself is kept nowhere here.
+    const tokenHash = createHash("sha256").update(resolveSecret(host.cloudflare.token, opts.env ?? process.env)).digest("hex");
+    const key = JSON.stringify([stateDir, host.host, host.cloudflare.zone, tokenHash, host.policy.driftIntervalMs.dns, opts.env?.CLOUDFLARE_BASE_URL ?? process.env.CLOUDFLARE_BASE_URL]);
+    let cf = cloudflareDrivers.get(key);
+    if (!cf) {
+      cf = new CloudflareDriver({
+        host: host.host,
+        zone: host.cloudflare.zone,
+        token: host.cloudflare.token,
+        driftIntervalMs: host.policy.driftIntervalMs.dns,
+        ...(opts.env ? { env: opts.env } : {}),
+      });
+      cloudflareDrivers.set(key, cf);
+    }
     handlers["cloudflare.record"] = dnsHandler(host, cf) as KindHandler<DesiredDnsRecord, unknown>;
   } else handlers["cloudflare.record"] = dnsHandler(host) as KindHandler<DesiredDnsRecord, unknown>;
   return handlers;
