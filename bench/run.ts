@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { machineInfo } from "./machine.js";
+import { ANSIBLE_ENV, machineInfo } from "./machine.js";
 import { writeReadmeTables } from "./report.js";
 import { writeResult } from "./result-file.js";
 import { round } from "./stats.js";
@@ -39,7 +39,7 @@ async function inSandbox(label: string, script: string, args: string[]): Promise
 }
 
 async function ensureAnsible(): Promise<void> {
-  const have = await execa("ansible-playbook", ["--version"], { reject: false });
+  const have = await execa("ansible-playbook", ["--version"], { reject: false, env: ANSIBLE_ENV });
   if (have.exitCode === 0) return;
   process.stderr.write(
     "bench ansible: ansible-playbook is not installed. Installing Debian's `ansible` package (it bundles community.docker and\n" +
@@ -59,7 +59,7 @@ async function ansibleCompare(runs: string): Promise<void> {
       await inSandbox(`ansible (${tool} half)`, "bench/compare-ansible.ts", ["--tool", tool, "--runs", runs, "--out", out]);
       halves[tool] = JSON.parse(await readFile(out, "utf8"));
     }
-    const versions = (await execa("ansible", ["--version"])).stdout.split("\n")[0];
+    const versions = (await execa("ansible", ["--version"], { env: ANSIBLE_ENV })).stdout.split("\n")[0];
     await writeResult("ansible", {
       note: "each tool in a fresh sandbox host of the same make, as the command a user runs (process start-up included); ratio = tack / Ansible",
       ansible: versions,
