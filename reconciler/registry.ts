@@ -1,5 +1,5 @@
 import path from "node:path";
-import { ComposeDriver } from "../compose/compose-driver.js";
+import { ComposeDriver, type ComposeFlavor } from "../compose/compose-driver.js";
 import { planServices, type ObservedService } from "../compose/compose-plan.js";
 import { serving, servicesEvidence, servicesState } from "./health/runtime-state.js";
 import { createHash } from "node:crypto";
@@ -259,6 +259,7 @@ class SystemdScopesDriver implements Driver<DesiredSystemdUnit, ObservedUnit> {
 }
 
 const cloudflareDrivers = new Map<string, CloudflareDriver>();
+let composeFlavor: ComposeFlavor | undefined;
 
 export interface LiveOptions {
   runner: Runner;
@@ -275,7 +276,12 @@ export function liveHandlers(host: ResolvedHost, opts: LiveOptions): KindHandler
     user: new SystemdDriver({ runner, systemdScope: "user", stateDir: path.join(stateDir, "units", "user"), ...(opts.env ? { env: opts.env } : {}) }),
   });
   handlers["systemd.unit"] = unitHandler(units) as KindHandler<DesiredSystemdUnit, unknown>;
-  if (host.resources["compose.service"].length) handlers["compose.service"] = composeHandler(new ComposeDriver({ runner })) as KindHandler<DesiredComposeService, unknown>;
+  if (host.resources["compose.service"].length) {
+    // `docker compose` vs `docker-compose` is detected once per process, not once per plan (v1 takes ~1 s to answer).
+    const compose = new ComposeDriver({ runner, ...(composeFlavor ? { flavor: composeFlavor } : {}) });
+    if (!composeFlavor) void compose.flavor().then((f) => (composeFlavor = f), () => undefined);
+    handlers["compose.service"] = composeHandler(compose) as KindHandler<DesiredComposeService, unknown>;
+  }
   else handlers["compose.service"] = composeHandler() as KindHandler<DesiredComposeService, unknown>;
   if (host.npm) {
     const npm = new NpmProxyHostDriver({ runner, dataDir: host.npm.dataDir, container: host.npm.container, stateDir: path.join(stateDir, "npm") });

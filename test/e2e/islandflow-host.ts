@@ -74,9 +74,14 @@ export async function islandflowHost(): Promise<IslandflowHost> {
     ctx,
     edit,
     async setOwners(owners) {
+      const p = path.join(repo, "tack.yaml");
+      let text = await readFile(p, "utf8");
       for (const [scope, owner] of Object.entries(owners)) {
-        await edit(new RegExp(`(\\n  ${scope}:\\n    owner: )\\w+`), `$1${owner}`);
+        const re = new RegExp(`(\\n  ${scope}:\\n    owner: )\\w+`);
+        if (!re.test(text)) throw new Error(`setOwners: scope ${scope} not found in tack.yaml`);
+        text = text.replace(re, `$1${owner}`); // setting the owner it already has is fine
       }
+      await writeFile(p, text);
     },
     apply: (extra = {}) => applyRevision({ dir: repo }, { ...ctx, ...extra }),
     async plan() {
