@@ -1,7 +1,7 @@
 import path from "node:path";
 import { ComposeDriver, type ComposeFlavor } from "../compose/compose-driver.js";
 import { planServices, type ObservedService } from "../compose/compose-plan.js";
-import { serving, servicesEvidence, servicesState } from "./health/runtime-state.js";
+import { serving, servicesEvidence, servicesState, unitsEvidenceFrom, unitsStateFrom, type UnitSource } from "./health/runtime-state.js";
 import { createHash } from "node:crypto";
 import { CloudflareDriver, resolveSecret } from "../edge/cloudflare/cloudflare-driver.js";
 import { ownedBy, planRecords, type ObservedDnsRecord } from "../edge/cloudflare/record-plan.js";
@@ -121,20 +121,14 @@ function unitHandler(driver?: Driver<DesiredSystemdUnit, ObservedUnit> & { logs?
     ...(driver
       ? {
           driver,
-          gate: (desired: DesiredSystemdUnit[]): GateProbe => ({
-            state: async () => {
-              const seen = await driver.observe(desired);
-              const down = desired.filter((d) => !isActive(seen.get(d.name) ?? { activeState: "unknown" }));
-              return down.length
-                ? { ok: false, detail: down.map((d) => `${d.name} is ${seen.get(d.name)?.activeState}/${seen.get(d.name)?.subState}`).join(", ") }
-                : { ok: true, detail: `${desired.map((d) => d.name).join(", ")} active` };
-            },
-            evidence: async () => {
-              const seen = await driver.observe(desired);
-              const logs = driver.logs ? (await Promise.all(desired.map((d) => driver.logs!(d.name, 15)))).flat() : [];
-              return { state: desired.map((d) => `${d.name} is ${seen.get(d.name)?.activeState}/${seen.get(d.name)?.subState}`), logs };
-            },
-          }),
+          gate: (desired: DesiredSystemdUnit[]): GateProbe => {
+            const names = desired.map((d) => d.name);
+            const source: UnitSource = {
+              observe: () => driver.observe(desired),
+              logs: (unit, lines) => driver.logs?.(unit, lines) ?? Promise.resolve([]),
+            };
+            return { state: unitsStateFrom(source, names), evidence: () => unitsEvidenceFrom(source, names) };
+          },
         }
       : {}),
   };

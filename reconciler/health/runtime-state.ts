@@ -1,7 +1,7 @@
 import type { ComposeDriver } from "../../compose/compose-driver.js";
 import { isRunning, type ObservedService } from "../../compose/compose-plan.js";
 import type { SystemdDriver } from "../../units/systemd-driver.js";
-import { isActive } from "../../units/unit-plan.js";
+import { isActive, type ObservedUnit } from "../../units/unit-plan.js";
 import type { DesiredComposeService } from "../core/resources.js";
 import type { StateProbe } from "./probe.js";
 
@@ -15,9 +15,19 @@ export interface RuntimeEvidence {
   logs: string[];
 }
 
-export function unitsState(driver: SystemdDriver, names: string[]): StateProbe {
+/** What the unit probes need: observe units by name, and read their last log lines. */
+export interface UnitSource {
+  observe(names: string[]): Promise<Map<string, Pick<ObservedUnit, "activeState" | "subState">>>;
+  logs(unit: string, lines: number): Promise<string[]>;
+}
+
+function systemdSource(driver: SystemdDriver): UnitSource {
+  return { observe: (names) => driver.observeNames(names), logs: (unit, lines) => driver.logs(unit, lines) };
+}
+
+export function unitsStateFrom(source: UnitSource, names: string[]): StateProbe {
   return async () => {
-    const seen = await driver.observeNames(names);
+    const seen = await source.observe(names);
     const down = names.filter((n) => !isActive(seen.get(n) ?? { activeState: "unknown" }));
     return down.length
       ? { ok: false, detail: down.map((n) => `${n} is ${seen.get(n)?.activeState}/${seen.get(n)?.subState}`).join(", ") }
@@ -25,11 +35,19 @@ export function unitsState(driver: SystemdDriver, names: string[]): StateProbe {
   };
 }
 
-export async function unitsEvidence(driver: SystemdDriver, names: string[], lines = 15): Promise<RuntimeEvidence> {
-  const seen = await driver.observeNames(names);
+export async function unitsEvidenceFrom(source: UnitSource, names: string[], lines = 15): Promise<RuntimeEvidence> {
+  const seen = await source.observe(names);
   const state = names.map((n) => `${n} is ${seen.get(n)?.activeState}/${seen.get(n)?.subState}`);
-  const logs = (await Promise.all(names.map((n) => driver.logs(n, lines)))).flat();
+  const logs = (await Promise.all(names.map((n) => source.logs(n, lines)))).flat();
   return { state, logs };
+}
+
+export function unitsState(driver: SystemdDriver, names: string[]): StateProbe {
+  return unitsStateFrom(systemdSource(driver), names);
+}
+
+export function unitsEvidence(driver: SystemdDriver, names: string[], lines = 15): Promise<RuntimeEvidence> {
+  return unitsEvidenceFrom(systemdSource(driver), names, lines);
 }
 
 /** Containers only (one `docker ps` per project): a probe must be cheaper than its interval. */
