@@ -305,3 +305,79 @@ describe("NPM proxy host driver on the sandbox host", () => {
     }
   });
 });
+
+describe("one apply is one batch: one nginx -t, one reload, one probe pass", () => {
+  const batchHost = (i: number, over: Partial<DesiredProxyHost> = {}) =>
+    desired("docker", { name: `batch-${i}.example.org`, domains: [`batch-${i}.example.org`], scope: "batch", ...over });
+  const hosts = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => batchHost(i));
+  const inventoryFile = () => readFileSync(join(work, "state-batch", "npm-proxy-hosts.json"), "utf8");
+  const batchDriver = (probeTimeoutMs?: number) =>
+    new NpmProxyHostDriver({ runner, dataDir: data, container, stateDir: join(work, "state-batch"), ...(probeTimeoutMs ? { probeTimeoutMs } : {}) });
+
+  it("creates 8 hosts with one nginx -t and one reload, probing 7 of them in one exec", async () => {
+    const fresh = batchDriver(); // finds the probe tool with one request, then batches the rest
+    const from = runner.history.length;
+    await fresh.apply(fresh.plan(hosts, await fresh.observe(hosts)));
+    const cmds = runner.history.slice(from).map((c) => [c.file, ...c.args].join(" "));
+    expect(cmds.filter((c) => c.endsWith("nginx -t"))).toHaveLength(1);
+    expect(cmds.filter((c) => c.endsWith("nginx -s reload"))).toHaveLength(1);
+    const batches = runner.history.slice(from).filter((c) => c.args.includes("tack-probe"));
+    expect(batches.length).toBeGreaterThanOrEqual(1);
+    expect(batches[0]!.args.slice(batches[0]!.args.indexOf("tack-probe") + 1)).toHaveLength(7 * 3);
+    for (const h of hosts) expect(await body(h.name)).toBe("docker");
+    expect(fresh.plan(hosts, await fresh.observe(hosts))).toEqual([]);
+  });
+
+  it("a conf nginx refuses puts back the whole batch: other rows, a created row, the inventory; .err for the culprit", async () => {
+    const before = { one: rowOf("batch-1.example.org"), two: rowOf("batch-2.example.org"), inventory: inventoryFile() };
+    const conf2 = confOf(before.two.id);
+    const next = [
+      batchHost(1, { advancedConfig: "proxy_bogus_directive on;" }),
+      batchHost(2, { blockExploits: false }),
+      ...hosts.slice(2),
+      batchHost(9),
+    ];
+    const fresh = batchDriver();
+    const plan = fresh.plan(next, await fresh.observe(next));
+    expect(plan.map((c) => `${c.action} ${c.ref.name}`)).toEqual(["update batch-1.example.org", "update batch-2.example.org", "create batch-9.example.org"]);
+    const err = await fresh.apply(plan).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect((err as ApplyError).ref?.name).toBe("batch-1.example.org");
+    expect((err as Error).message).toMatch(/nginx -t refused the conf of batch-1\.example\.org, previous row and conf restored: .*proxy_bogus_directive/s);
+    const one = rowOf("batch-1.example.org");
+    expect(one).toMatchObject({ advanced_config: "", modified_on: before.one.modified_on });
+    expect(JSON.parse(one.meta)).toMatchObject({ nginx_online: false });
+    expect(readFileSync(join(data, "nginx/proxy_host", `${one.id}.conf.err`), "utf8")).toContain("proxy_bogus_directive on;");
+    expect(rowOf("batch-2.example.org")).toEqual(before.two);
+    expect(confOf(before.two.id)).toBe(conf2);
+    expect(rowOf("batch-9.example.org")).toBeUndefined();
+    expect(inventoryFile()).toBe(before.inventory);
+    for (const h of ["batch-1.example.org", "batch-2.example.org"]) expect(await body(h)).toBe("docker");
+    // Without the bad conf the same batch goes through, and clears the culprit's error.
+    const good = [...hosts.slice(0, 1), batchHost(2, { blockExploits: false }), ...hosts.slice(2), batchHost(9)];
+    await fresh.apply(fresh.plan(good, await fresh.observe(good)));
+    expect(JSON.parse(rowOf("batch-1.example.org").meta)).toMatchObject({ nginx_online: true, nginx_err: null });
+    expect(existsSync(join(data, "nginx/proxy_host", `${one.id}.conf.err`))).toBe(false);
+    expect(await body("batch-9.example.org")).toBe("docker");
+    expect(fresh.plan(good, await fresh.observe(good))).toEqual([]);
+  });
+
+  it("a host whose new upstream never answers puts back the whole batch after the reload", async () => {
+    const current = [...hosts.slice(0, 1), batchHost(2, { blockExploits: false }), ...hosts.slice(2), batchHost(9)];
+    const before = { three: rowOf("batch-3.example.org"), four: rowOf("batch-4.example.org") };
+    // Nothing listens on the gateway's port 4999: NPM answers 502 for batch-3.
+    const next = current.map((h) =>
+      h.name === "batch-3.example.org" ? { ...h, forwardHost: bridge.gateway, forwardPort: 4999 } : h.name === "batch-4.example.org" ? { ...h, websockets: false } : h,
+    );
+    const impatient = batchDriver(3000);
+    const err = await impatient.apply(impatient.plan(next, await impatient.observe(next))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect((err as ApplyError).ref?.name).toBe("batch-3.example.org");
+    expect((err as Error).message).toMatch(/probe through NPM failed after the switch, previous row and conf restored: .*batch-3\.example\.org/);
+    expect(rowOf("batch-3.example.org")).toMatchObject({ forward_host: "api", forward_port: 4000, modified_on: before.three.modified_on });
+    expect(rowOf("batch-4.example.org")).toMatchObject({ allow_websocket_upgrade: 1, modified_on: before.four.modified_on });
+    expect(await eventually(() => body("batch-3.example.org"), (b) => b === "docker")).toBe("docker");
+    expect(impatient.plan(current, await impatient.observe(current))).toEqual([]);
+    await impatient.apply(impatient.plan([], await impatient.observe([])));
+  });
+});
