@@ -2,11 +2,11 @@
  * The NPM proxy-host driver's I/O: SQLite (better-sqlite3), the conf files under
  * `<dataDir>/nginx/proxy_host/`, and `docker exec <container> nginx ...` through the Runner.
  *
- * It writes the way NPM's own backend does (backend/internal/nginx.js): a short transaction per host,
- * the conf rendered from the row, `nginx -t`, `nginx -s reload`. Unlike NPM it also rewrites the conf
- * (NPM never regenerates confs from the database: a DB-only edit never reaches nginx), backs the database
- * up before the first write of an apply, restores the previous row and conf when nginx refuses the new one,
- * and probes the host through NPM's nginx after the reload.
+ * It writes the way NPM's own backend does (backend/internal/nginx.js): a short transaction per host, the
+ * conf rendered from the row, `nginx -t`, `nginx -s reload`, but once per apply rather than once per host.
+ * Unlike NPM it also rewrites the conf (NPM never regenerates confs from the database: a DB-only edit never
+ * reaches nginx), backs the database up before the first write of an apply, puts every row and conf of the
+ * apply back when nginx refuses one, and probes each host through NPM's nginx after the reload.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
