@@ -5,6 +5,7 @@ import { ApplyError, CommandError, TransientError, UserError } from "../reconcil
 import type { ResourceRef } from "../reconciler/core/refs.js";
 import type { DesiredComposeService } from "../reconciler/core/resources.js";
 import type { Runner, RunResult } from "../reconciler/core/runner.js";
+import { configKey, hashKey, sharedOutputCache, type OutputCache } from "./config-cache.js";
 import {
   SERVICE_KIND,
   diffService,
@@ -21,6 +22,8 @@ import {
  * `<service> <hash>` lines for `--hash=a,b`). Apply batches `up -d --no-deps` and `rm -s -f` per project.
  * Services are always named for --hash: `--hash=*` printed nothing in compose v2.23.0 (docker/compose#11145).
  * v1's hash includes the image id, so a rebuilt image is drift too, exactly as `up` sees it.
+ * Both outputs are cached process-wide (config-cache.ts): v1 starts up in ~1 s per call, so an unchanged
+ * project is observed with `docker ps` and one `docker image inspect` only.
  */
 
 export type ComposeFlavor = "v2" | "v1";
@@ -30,6 +33,8 @@ export interface ComposeDriverOptions {
   /** Force `docker compose` (v2) or `docker-compose` (v1); detected once per instance otherwise. */
   flavor?: ComposeFlavor;
   planOptions?: ComposePlanOptions;
+  /** Where `config` / `config --hash` outputs are kept (default: the process-wide cache); false: never cached. */
+  outputCache?: OutputCache | false;
 }
 
 interface ProjectKey {
@@ -46,15 +51,27 @@ interface ProjectConfig {
 const UNREACHABLE = /Cannot connect to the Docker daemon|Couldn't connect to Docker daemon|Is the docker daemon running|error during connect|connection refused/i;
 const MISSING_IMAGE = /No such image: ?([^\s"']+)/gi;
 
+/** `version` output of each flavor detected in this process: part of the cache key. */
+const detectedVersions: Partial<Record<ComposeFlavor, string>> = {};
+const runnerIds = new WeakMap<Runner, number>();
+let nextRunnerId = 1;
+function runnerId(runner: Runner): number {
+  let id = runnerIds.get(runner);
+  if (id === undefined) runnerIds.set(runner, (id = nextRunnerId++));
+  return id;
+}
+
 export class ComposeDriver implements Driver<DesiredComposeService, ObservedService> {
   readonly kind = SERVICE_KIND;
   private readonly runner: Runner;
   private readonly planOptions: ComposePlanOptions;
   private flavorPromise: Promise<ComposeFlavor> | undefined;
+  private readonly cache: OutputCache | undefined;
 
   constructor(options: ComposeDriverOptions) {
     this.runner = options.runner;
     this.planOptions = options.planOptions ?? {};
+    this.cache = options.outputCache === false ? undefined : (options.outputCache ?? sharedOutputCache);
     if (options.flavor) this.flavorPromise = Promise.resolve(options.flavor);
   }
 
@@ -62,11 +79,11 @@ export class ComposeDriver implements Driver<DesiredComposeService, ObservedServ
   flavor(): Promise<ComposeFlavor> {
     this.flavorPromise ??= (async () => {
       try {
-        await this.runner.run("docker", ["compose", "version"], {});
+        detectedVersions.v2 = (await this.runner.run("docker", ["compose", "version"], {})).stdout.trim();
         return "v2" as const;
       } catch {
         try {
-          await this.runner.run("docker-compose", ["version"], {});
+          detectedVersions.v1 = (await this.runner.run("docker-compose", ["version"], {})).stdout.trim();
           return "v1" as const;
         } catch (err) {
           throw new UserError(`neither "docker compose" nor "docker-compose" works on this host: ${(err as Error).message}`);
@@ -86,8 +103,8 @@ export class ComposeDriver implements Driver<DesiredComposeService, ObservedServ
   async observe(desired: DesiredComposeService[]): Promise<Map<string, ObservedService>> {
     const out = new Map<string, ObservedService>();
     for (const [p, services] of groupByProject(desired)) {
-      const containers = await this.containers(p.project, services);
-      const config = await this.config(p, services);
+      const [containers, key] = await Promise.all([this.containers(p.project, services), this.inputsKey(p)]);
+      const config = await this.config(p, services, key);
       const hashed = services.filter((s) => config.services.has(s.service));
       for (const s of services) {
         if (!config.services.has(s.service) && s.state === "running") {
@@ -96,7 +113,7 @@ export class ComposeDriver implements Driver<DesiredComposeService, ObservedServ
           );
         }
       }
-      const hashes = hashed.length ? parseHashes((await this.compose(p, [`config`, `--hash=${hashed.map((s) => s.service).join(",")}`], false)).stdout) : new Map<string, string>();
+      const hashes = hashed.length ? await this.hashes(p, hashed.map((s) => s.service), config, key) : new Map<string, string>();
       for (const s of services) {
         out.set(s.name, {
           name: s.name,
@@ -151,17 +168,60 @@ export class ComposeDriver implements Driver<DesiredComposeService, ObservedServ
     return out;
   }
 
-  private async config(p: ProjectKey, services: DesiredComposeService[]): Promise<ProjectConfig> {
-    let stdout: string;
-    try {
-      ({ stdout } = await this.compose(p, ["config"], false));
-    } catch (err) {
-      throw this.dockerError(err, services.map((s) => s.name));
+  /** The cache key of the project's `config` output; undefined: run compose (no cache, or an input unreadable). */
+  private async inputsKey(p: ProjectKey): Promise<string | undefined> {
+    if (!this.cache) return undefined;
+    const flavor = await this.flavor().catch(() => undefined);
+    if (!flavor) return undefined; // compose() reports the missing flavor as before
+    const version = detectedVersions[flavor];
+    return configKey({ flavor, ...(version ? { version } : {}), project: p.project, workingDir: p.workingDir, files: p.files, env: p.env, runnerId: runnerId(this.runner) }).catch(
+      () => undefined,
+    );
+  }
+
+  private async config(p: ProjectKey, services: DesiredComposeService[], key: string | undefined): Promise<ProjectConfig> {
+    let stdout = key ? this.cache?.get(`config ${key}`) : undefined;
+    if (stdout === undefined) {
+      try {
+        ({ stdout } = await this.compose(p, ["config"], false));
+      } catch (err) {
+        throw this.dockerError(err, services.map((s) => s.name));
+      }
+      // Kept only if no input changed while compose ran: the entry then surely matches its key.
+      if (key && (await this.inputsKey(p)) === key) this.cache?.set(`config ${key}`, stdout);
     }
     const doc = (parseYaml(stdout) ?? {}) as { services?: Record<string, { image?: string } | null> };
     const map = new Map<string, { image: string | undefined }>();
     for (const [name, svc] of Object.entries(doc.services ?? {})) map.set(name, { image: svc?.image });
     return { services: map };
+  }
+
+  /** `config --hash=<services>`, from the cache when the inputs and the services' image IDs are unchanged. */
+  private async hashes(p: ProjectKey, names: string[], config: ProjectConfig, key: string | undefined): Promise<Map<string, string>> {
+    const images = [...new Set(names.map((n) => config.services.get(n)?.image))];
+    // v1's hash includes the image ID (a retagged or rebuilt image must read as drift): it is part of the key.
+    const keyNow = async (): Promise<string | undefined> => {
+      if (!key || images.some((i) => !i)) return undefined;
+      const ids = await this.imageIds(images as string[]);
+      return ids === undefined ? undefined : hashKey(key, names, ids);
+    };
+    const hk = await keyNow();
+    const cached = hk ? this.cache?.get(`hash ${hk}`) : undefined;
+    if (cached !== undefined) return parseHashes(cached);
+    const { stdout } = await this.compose(p, [`config`, `--hash=${names.join(",")}`], false);
+    if (hk && (await this.inputsKey(p)) === key && (await keyNow()) === hk) this.cache?.set(`hash ${hk}`, stdout);
+    return parseHashes(stdout);
+  }
+
+  /** One Go `docker image inspect` for all images (tens of ms); undefined when any is missing or Docker fails. */
+  private async imageIds(images: string[]): Promise<string | undefined> {
+    try {
+      const { stdout } = await this.runner.run("docker", ["image", "inspect", "--format", "{{.Id}}", ...images], {});
+      const ids = stdout.trim().split("\n");
+      return ids.length === images.length && ids.every((id) => /^sha256:[0-9a-f]{64}$/.test(id)) ? images.map((img, i) => `${img}=${ids[i]}`).join("\n") : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Docker down or its socket missing is worth retrying; anything else keeps its command error. */
