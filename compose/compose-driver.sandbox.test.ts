@@ -39,6 +39,14 @@ async function waitHttp(url: string, want: boolean): Promise<boolean> {
 
 const composeCmd = (host.compose ?? []).join(" ");
 
+/** Compose processes (v1 `docker-compose`, v2 `docker compose`) run through the shared runner since a mark. */
+function composeRuns(mark: number): string[] {
+  return runner.history
+    .slice(mark)
+    .filter((r) => r.file === "docker-compose" || (r.file === "docker" && r.args[0] === "compose"))
+    .map((r) => r.args.slice(r.args.indexOf("config") >= 0 ? r.args.indexOf("config") : -1).join(" "));
+}
+
 describe("compose driver on a real dockerd", () => {
   it("detects the compose flavor once", async () => {
     expect(await driver.flavor()).toBe(composeCmd === "docker compose" ? "v2" : "v1");
@@ -128,6 +136,72 @@ describe("compose driver on a real dockerd", () => {
     const err = await d.observe([api]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TransientError);
     expect((err as Error).message).toMatch(/Docker is unreachable for compose.service tackc\/api/);
+  });
+
+  describe("config cache", () => {
+    const cdir = join(host.dir, "compose-cache");
+    const tag = "tack-cache-test:1";
+    const cfile = () => writeComposeProject(cdir, [{ name: "svc", port: 8080, image: tag, environment: { EDITION: "1" } }], image);
+    const svc = desiredService("tackcache", "svc", join(cdir, "docker-compose.yml"), { scope: "cache" });
+    const uncached = () => new ComposeDriver({ runner, outputCache: false });
+
+    it("a second observe of an unchanged project spawns no compose process, with the same result", async () => {
+      cfile();
+      await runner.run("docker", ["tag", image, tag], { mutates: true });
+      expect(await converge([svc])).toHaveLength(1);
+      const mark = runner.history.length;
+      const first = await driver.observe([svc]);
+      const second = await new ComposeDriver({ runner, flavor: await driver.flavor() }).observe([svc]);
+      expect(second).toEqual(first);
+      expect(composeRuns(mark).length).toBeLessThanOrEqual(2);
+      const secondMark = runner.history.length;
+      await driver.observe([svc]);
+      expect(composeRuns(secondMark)).toEqual([]);
+      expect(runner.history.slice(secondMark).map((r) => `${r.file} ${r.args.slice(0, 2).join(" ")}`)).toEqual(["docker ps -a", "docker image inspect"]);
+      expect(first.get(svc.name)!.expectedHash).toBe(first.get(svc.name)!.containers[0]!.configHash);
+      expect(await converge([svc])).toEqual([]);
+    });
+
+    it("an edited compose file: the next observe reports compose's new hash and plans a recreate; after up it is converged", async () => {
+      const before = (await driver.observe([svc])).get(svc.name)!.expectedHash;
+      writeComposeProject(cdir, [{ name: "svc", port: 8080, image: tag, environment: { EDITION: "2" } }], image);
+      const mark = runner.history.length;
+      const seen = await driver.observe([svc]);
+      expect(composeRuns(mark)).toEqual(["config", "config --hash=svc"]);
+      const truth = (await uncached().observe([svc])).get(svc.name)!.expectedHash;
+      expect(seen.get(svc.name)!.expectedHash).toBe(truth);
+      expect(truth).not.toBe(before);
+      expect(driver.plan([svc], seen).map((c) => `${c.action} ${c.fields.map((f) => f.field).join(",")}`)).toEqual(["update configHash"]);
+      expect(await converge([svc])).toHaveLength(1);
+      const after = (await driver.observe([svc])).get(svc.name)!;
+      expect(after.containers[0]!.configHash).toBe(truth);
+      expect(await converge([svc])).toEqual([]);
+    });
+
+    it("a retagged image (new ID): the cached hash is bypassed and the hash is what compose says", async () => {
+      const before = (await driver.observe([svc])).get(svc.name)!.expectedHash;
+      await runner.run("docker", ["build", "-q", "-t", "tack-cache-test:2", "-"], { mutates: true, input: `FROM ${image}\nLABEL tack.cache-test=2\n` });
+      await runner.run("docker", ["tag", "tack-cache-test:2", tag], { mutates: true });
+      const mark = runner.history.length;
+      const seen = (await driver.observe([svc])).get(svc.name)!.expectedHash;
+      expect(composeRuns(mark)).toEqual(["config --hash=svc"]);
+      const truth = (await uncached().observe([svc])).get(svc.name)!.expectedHash;
+      expect(seen).toBe(truth);
+      // v1 folds the image ID into the hash (compose-driver.ts); v2 does not.
+      if (composeCmd === "docker-compose") expect(seen).not.toBe(before);
+      const again = runner.history.length;
+      expect((await driver.observe([svc])).get(svc.name)!.expectedHash).toBe(truth);
+      expect(composeRuns(again)).toEqual([]);
+    });
+
+    it("with the image gone, observe falls back to compose (no cache for the hash); then cleans up", async () => {
+      await converge([{ ...svc, state: "removed" }]);
+      await runner.run("docker", ["rmi", tag, "tack-cache-test:2"], { mutates: true });
+      const mark = runner.history.length;
+      const seen = (await driver.observe([svc])).get(svc.name)!;
+      expect(seen.containers).toEqual([]);
+      expect(composeRuns(mark)).toEqual(["config --hash=svc"]);
+    });
   });
 
   it("cleans up", async () => {
