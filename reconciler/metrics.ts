@@ -120,6 +120,15 @@ export class TackMetrics {
     this.healthUp.set({ scope }, up ? 1 : 0);
   }
 
+  /** Health of every probed scope; a scope not in the map (owner `none`, or gone) loses its series. */
+  setHealthOfScopes(up: Map<string, boolean>): void {
+    for (const gone of [...this.healthScopes].filter((s) => !up.has(s))) {
+      this.healthUp.remove({ scope: gone });
+      this.healthScopes.delete(gone);
+    }
+    for (const [scope, ok] of up) this.setHealth(scope, ok);
+  }
+
   /** from/to outside the owner labels are recorded as "other", so a caller's typo cannot add unbounded series. */
   cutover(scope: string, from: string, to: string, result: "succeeded" | "rolled-back" | "failed"): void {
     const labels = { scope, from: ownerLabel(from), to: ownerLabel(to), result };

@@ -13,6 +13,7 @@ import { LAYER_OF } from "../layers.js";
 import { LockHeldError, StateLock } from "../lock.js";
 import { TackMetrics, type ReconcileResult, type ScopeOwnerLabel } from "../metrics.js";
 import type { Plan } from "../plan.js";
+import { probeScopeHealth } from "../health/scope-health.js";
 import { observedOwners } from "../planner.js";
 import { applyRevision, planLive, recoverUnfinished, resolveLive, type ApplyOutcome, type ReconcileContext, type ReconcileEvent } from "../reconcile.js";
 import { DEFAULT_FLAP, FlapDetector, type FlapOptions, type FlappingResource } from "./flap-detector.js";
@@ -82,6 +83,8 @@ export interface DaemonStatus {
   held: string | undefined;
   flapping: FlappingResource[];
   reconciles: number;
+  /** The last health probe of each owned scope, from the drift checks (not the health gates). */
+  health: Record<string, { ok: boolean; detail: string; at: string }>;
 }
 
 export interface RunningDaemon {
@@ -160,6 +163,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     held: undefined,
     flapping: [],
     reconciles: 0,
+    health: {},
   };
   const reportedHolds = new Set<string>();
   let handledHead: string | undefined;
@@ -259,6 +263,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const lp = await planLive(resolved, revision, ctx);
     const owners = observedOwners(lp.resolved, lp.observed, lp.handlers);
     metrics.setScopeOwners([...owners].map(([scope, owner]) => ({ scope, owner: owner as ScopeOwnerLabel })));
+    const health = await probeScopeHealth(lp.resolved, lp.handlers, runner);
+    metrics.setHealthOfScopes(new Map([...health].map(([scope, r]) => [scope, r.ok])));
+    st.health = Object.fromEntries([...health].map(([scope, r]) => [scope, { ok: r.ok, detail: r.detail, at: r.at }]));
     setDrift(lp.plan.changes);
     const todo = actionable(lp.plan);
     if (todo.length === 0) {

@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { renameSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningDaemon } from "../../reconciler/daemon/daemon.js";
@@ -77,6 +78,24 @@ describe("tack daemon on the sandbox host", () => {
     expect(d!.journal.revision(bad)!.attempts).toBe(attempts);
     expect(await h.servedBy()).toBe("native");
     expect(await (await fetch(`${d!.url}/metrics`)).text()).toMatch(/tack_reconcile_total\{result="invalid"\} 1/);
+  });
+
+  it("tack_health_up follows the owner's health check between cutovers (a failing check, no drift)", async () => {
+    // The native httpd serves this file as /health: without it the unit stays active (no drift) but answers 404.
+    const healthFile = path.join(h.base, "data", "www", "health");
+    const gauge = async () => /tack_health_up\{scope="api"\} (\d)/.exec(await (await fetch(`${d!.url}/metrics`)).text())?.[1];
+    await waitFor("api healthy", async () => (await gauge()) === "1", 30_000);
+    renameSync(healthFile, `${healthFile}.away`);
+    try {
+      await waitFor("api unhealthy on the next drift check", async () => (await gauge()) === "0", 30_000);
+      const st = await h.status(d!);
+      expect(st.health.api).toMatchObject({ ok: false, detail: expect.stringMatching(/HTTP 404/) });
+      expect(st.drift["systemd.unit"]).toBeUndefined();
+    } finally {
+      renameSync(`${healthFile}.away`, healthFile);
+    }
+    await waitFor("api healthy again", async () => (await gauge()) === "1", 30_000);
+    expect((await h.status(d!)).health.api?.ok).toBe(true);
   });
 
   it("heals a hand edit of NPM's DB (forward_host) within the drift interval", async () => {

@@ -46,6 +46,8 @@ export function renderStatus(s: Partial<DaemonStatus> & { agent?: string }, o: O
     o.out(`drift:            ${kinds.length ? kinds.map(([k, n]) => `${k} ${n}`).join(", ") : "none"}`);
     for (const line of s.driftDetails ?? []) o.out(`  ${line}`);
   }
+  const health = Object.entries(s.health ?? {});
+  if (health.length) o.out(`health:           ${health.map(([scope, h]) => `${scope} ${h.ok ? "up" : `DOWN (${h.detail})`}`).join(", ")}`);
   for (const f of s.flapping ?? []) o.out(`flapping:         ${f.ref} corrected ${f.corrections} times since ${f.since}: no longer corrected`);
   if (s.held) o.out(`held:             ${s.held}`);
   if (s.invalid) {

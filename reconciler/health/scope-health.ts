@@ -1,0 +1,36 @@
+import type { DesiredByKind, ResolvedHost, ResolvedScope } from "../core/resources.js";
+import type { Runner } from "../core/runner.js";
+import type { GateProbe, KindHandlers } from "../kind-handler.js";
+import { probe, type ProbeResult } from "./probe.js";
+
+/** The live state probe of one runtime's resources (unit active, container running and healthy), when the kind has one. */
+export function runtimeGateProbe(host: ResolvedHost, handlers: KindHandlers, runtime: "native" | "docker", resources: string[]): GateProbe | undefined {
+  const kind = runtime === "native" ? "systemd.unit" : "compose.service";
+  const handler = handlers[kind];
+  const desired = (host.resources[kind] as DesiredByKind[typeof kind]).filter((d) => resources.includes(d.name));
+  return handler?.gate ? (handler.gate as (d: unknown[]) => GateProbe)(desired) : undefined;
+}
+
+/**
+ * One probe per scope with a declared owner, with that owner's health check, so tack_health_up follows the
+ * service between cutovers and not only during health gates (a unit that dies at 3 a.m. must show up).
+ * A single attempt each, all at once; a scope owned by `none` has nothing to probe and is left out.
+ */
+export async function probeScopeHealth(
+  host: ResolvedHost,
+  handlers: KindHandlers,
+  runner: Runner,
+  requestTimeoutMs = 2_000,
+): Promise<Map<string, ProbeResult>> {
+  const owned = host.scopes.filter((s): s is ResolvedScope & { owner: "native" | "docker" } => s.owner === "native" || s.owner === "docker");
+  const results = await Promise.all(
+    owned.map(async (s) => {
+      const rt = s[s.owner];
+      if (!rt) return undefined;
+      const gate = runtimeGateProbe(host, handlers, s.owner, rt.resources);
+      const result = await probe(rt.health, { runner, requestTimeoutMs, ...(gate ? { state: gate.state } : {}) });
+      return [s.name, result] as const;
+    }),
+  );
+  return new Map(results.filter((r): r is readonly [string, ProbeResult] => r !== undefined));
+}
