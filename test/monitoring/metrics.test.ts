@@ -221,6 +221,14 @@ describe("TackMetrics: honest values", () => {
     expect(await value(m, "tack_health_up", { scope: "api" })).toBe(0);
   });
 
+  it("a drift check's probes set every owned scope and drop a scope no longer probed (owner none)", async () => {
+    const m = new TackMetrics({ processMetrics: false });
+    m.setHealthOfScopes(new Map([["api", true], ["web", false]]));
+    expect(await value(m, "tack_health_up", { scope: "web" })).toBe(0);
+    m.setHealthOfScopes(new Map([["api", false]]));
+    expect((await values(m, "tack_health_up")).map((v) => [v.labels.scope, v.value])).toEqual([["api", 0]]);
+  });
+
   it("counts cutovers by outcome, rollbacks, fetch errors, and suspension both ways", async () => {
     const m = new TackMetrics({ processMetrics: false });
     m.setScopeOwners([{ scope: "api", owner: "native" }]);
