@@ -13,8 +13,9 @@ import { parseDocument } from "yaml";
  * - the compose flavor, its version when known, and the compose executable's file identity (an upgrade);
  * - project name, working dir, the compose files' paths and contents, the project dir's `.env` (absent is a value);
  * - every file compose folds into the config: `env_file:` (string, list, `{path}` forms) and `extends.file`,
- *   recursively; v1 resolves them against the project dir, compose-go against the file's dir, so both
- *   candidates are read (an absent candidate is a value, but at least one must be readable);
+ *   recursively; docker-compose 1.29.2 resolves a main file's env_file against the project dir (tried), an
+ *   extended file's references may resolve against that file's dir, so both candidates are read (an absent
+ *   candidate is a value, but at least one must be readable);
  * - the env given to compose and the process env it inherits (interpolation reads both; execa extends process.env);
  * - the runner the commands go through (it may add env or a namespace prefix this module cannot see).
  * The `--hash` part is further keyed on the image IDs: v1's config hash includes the service image's ID
