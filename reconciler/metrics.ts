@@ -78,6 +78,11 @@ export class TackMetrics {
     if (ok) this.lastSuccess.set(now / 1000);
   }
 
+  /** Seeds tack_last_success_timestamp_seconds (Unix ms), e.g. from the journal after a restart. */
+  setLastSuccess(ms: number): void {
+    this.lastSuccess.set(ms / 1000);
+  }
+
   setDesiredRevision(revision: string): void {
     if (this.desiredRev !== undefined && this.desiredRev !== revision) this.desiredRevision.remove({ revision: this.desiredRev });
     this.desiredRev = revision;

@@ -98,6 +98,9 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
+/** Journal key-value entry: Unix ms of the last successful reconcile, kept across agent restarts. */
+export const LAST_SUCCESS_KEY = "last-success-ms";
+
 const RESULT_OF: Record<ApplyOutcome["status"], ReconcileResult> = {
   applied: "success",
   "no-changes": "no-changes",
@@ -198,6 +201,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   if (st.appliedRevision) metrics.setAppliedRevision(st.appliedRevision);
   metrics.setSuspended(!!st.suspension);
+  // After a restart the gauge starts where the last agent left it, not at 0 (TackNoRecentSuccess counts from it).
+  const lastSuccess = Number(journal.get(LAST_SUCCESS_KEY));
+  if (lastSuccess > 0) metrics.setLastSuccess(lastSuccess);
 
   const recordOutcome = (o: ApplyOutcome) => {
     for (const c of o.cutovers) metrics.cutover(c.scope, c.from, c.to, c.result);
@@ -396,6 +402,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const metricResult: ReconcileResult | undefined =
       result === "error" ? "failure" : result === "held" || result === "suspended" ? undefined : result;
     if (metricResult) metrics.reconcileFinished(metricResult, durationMs / 1000);
+    if (metricResult === "success" || metricResult === "no-changes") journal.set(LAST_SUCCESS_KEY, String(Date.now()));
     st.lastReconcile = { at: new Date().toISOString(), triggers: [...reasons], result, revision: target, durationMs, ...(message ? { message } : {}) };
     st.lastRun = journal.lastRun();
     st.ready = true;
