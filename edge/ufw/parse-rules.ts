@@ -121,13 +121,6 @@ export function parseDefaults(text: string): { incoming: "deny" | "reject" | "al
   return { incoming, ipv6: (get("IPV6") ?? "yes").toLowerCase() === "yes" };
 }
 
-/** `ufw status [verbose]`: active or not, and the default incoming policy when verbose and active. */
-export function parseStatus(text: string): { active: boolean; incoming?: "deny" | "reject" | "allow" } {
-  const active = /^Status:\s*active/m.test(text);
-  const m = /^Default:\s*(deny|reject|allow)\s*\(incoming\)/m.exec(text);
-  return { active, ...(m ? { incoming: m[1] as "deny" | "reject" | "allow" } : {}) };
-}
-
 /** sshd's ports: `sshd -T` prints `port N` lines; sshd_config has `Port N` (22 when absent). */
 export function parseSshdPorts(text: string): number[] {
   const ports = [...text.matchAll(/^\s*port\s+(\d+)\s*$/gim)].map((m) => Number(m[1]));

@@ -4,7 +4,7 @@ import { ApplyError, CommandError, UnsafePlanError, UserError } from "../../reco
 import { isBlocking, type Finding } from "../../reconciler/core/findings.js";
 import type { DesiredUfwRule } from "../../reconciler/core/resources.js";
 import type { Runner } from "../../reconciler/core/runner.js";
-import { parseDefaults, parseRuleFiles, parseSshdPorts, parseStatus, positionKey, type UfwRule } from "./parse-rules.js";
+import { parseDefaults, parseRuleFiles, parseSshdPorts, positionKey, type UfwRule } from "./parse-rules.js";
 import {
   addArgs,
   commentProblem,
@@ -22,13 +22,15 @@ import {
 
 /**
  * All I/O of the UFW driver, through the Runner. Observing reads UFW's rule files (works while UFW is
- * inactive), `ufw status`, /etc/default/ufw and sshd's port: a fixed handful of read-only commands
- * whatever the rule count. Applying runs one `ufw` command per change (mutates: true), deletes by spec.
+ * inactive), /etc/default/ufw, whether UFW's chains are loaded, and sshd's port: a fixed handful of read-only
+ * commands whatever the rule count. Applying runs one `ufw` command per change (mutates: true), deletes by spec.
  */
 
 export interface UfwDriverOptions {
   runner: Runner;
   ufw?: string;
+  /** The iptables binary UFW drives (default `iptables` on PATH, as ufw itself finds it). */
+  iptables?: string;
   rulesFile?: string;
   rules6File?: string;
   defaultsFile?: string;
@@ -57,19 +59,20 @@ export class UfwDriver implements Driver<DesiredUfwRule, UfwRule> {
 
   async observe(_desired: DesiredUfwRule[] = []): Promise<Map<string, UfwRule>> {
     const o = this.options;
-    const [v4, v6, defaults, status] = await Promise.all([
+    const [v4, v6, defaults, chain] = await Promise.all([
       this.readFile(o.rulesFile ?? "/etc/ufw/user.rules"),
       this.readFile(o.rules6File ?? "/etc/ufw/user6.rules"),
       this.readFile(o.defaultsFile ?? "/etc/default/ufw"),
-      this.run.run(o.ufw ?? "ufw", ["status", "verbose"]),
+      // `ufw status` decides "active" by this very check (is ufw-user-input loaded?) and reads the default
+      // policy from /etc/default/ufw; asking iptables directly spares a Python start-up (~0.3 s) per observe.
+      this.run.run(o.iptables ?? "iptables", ["-w", "-n", "-L", "ufw-user-input"], { okExitCodes: [0, 1] }),
     ]);
-    const st = parseStatus(status.stdout);
     const def = parseDefaults(defaults);
     const rules = parseRuleFiles(v4, v6);
     this.observation = {
       rules,
-      active: st.active,
-      incoming: st.incoming ?? def.incoming,
+      active: chain.exitCode === 0,
+      incoming: def.incoming,
       ipv6: def.ipv6,
       sshPorts: o.sshPorts ?? (await this.sshPorts()),
     };
