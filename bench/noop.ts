@@ -15,7 +15,7 @@ import { constant, round, summarize } from "./stats.js";
 /**
  * No-op reconcile benchmark, run inside the sandbox host (bench/run.ts starts it there). Converges each size
  * once with tack itself, then a fresh child process measures repeated no-op plans and applies.
- * Args: --sizes a,b[,c]  --runs N
+ * Args: --sizes a,b[,c]  --runs N  [--profile DIR]
  */
 const CF_TOKEN = "bench-cloudflare-token-0123456789";
 const MEASURE = path.join(import.meta.dirname, "noop-measure.ts");
@@ -26,7 +26,10 @@ function arg(name: string, dflt: string): string {
 }
 
 async function measureNoop(repo: string, stateDir: string, cf: CloudflareEmulator, runs: number) {
-  const r = await execa(process.execPath, ["--import", "tsx", MEASURE], {
+  // --profile DIR: the measuring process writes a V8 CPU profile there (open it in Chrome DevTools).
+  const profile = arg("profile", "");
+  const prof = profile ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(profile)] : [];
+  const r = await execa(process.execPath, [...prof, "--import", "tsx", MEASURE], {
     env: { ...process.env, BENCH_REPO: repo, BENCH_STATE: stateDir, BENCH_RUNS: String(runs) },
     stderr: "inherit",
   });
