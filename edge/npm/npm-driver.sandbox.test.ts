@@ -326,6 +326,13 @@ describe("one apply is one batch: one nginx -t, one reload, one probe pass", () 
     expect(batches[0]!.args.slice(batches[0]!.args.indexOf("tack-probe") + 1)).toHaveLength(7 * 3);
     for (const h of hosts) expect(await body(h.name)).toBe("docker");
     expect(fresh.plan(hosts, await fresh.observe(hosts))).toEqual([]);
+    // Another driver (the agent makes one per reconcile) knows this image's nginx version: no `nginx -v` again.
+    const next = batchDriver();
+    const at = runner.history.length;
+    expect(next.plan(hosts, await next.observe(hosts))).toEqual([]);
+    expect(runner.history.slice(at).map((c) => [c.file, ...c.args].join(" "))).toEqual([
+      `docker inspect ${container} --format {{json .Image}} {{json .Config.Env}}`,
+    ]);
   });
 
   it("a conf nginx refuses puts back the whole batch: other rows, a created row, the inventory; .err for the culprit", async () => {

@@ -645,27 +645,41 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
     for (const old of files.slice(0, Math.max(0, files.length - keep))) await rm(join(this.backupDir, old), { force: true });
   }
 
-  /** The nginx version and IPv6 setting of the NPM container, read once. */
+  /**
+   * The nginx version and IPv6 setting of the NPM container, read once per driver: one `docker inspect` (image
+   * and env); `nginx -v` runs in the container only for an image not seen before in this process.
+   */
   nginxEnv(): Promise<{ nginxVersion: string; ipv6: boolean }> {
     this.context ??= (async () => {
-      let nginxVersion = this.options.nginxVersion;
-      if (!nginxVersion) {
-        const r = await this.runner.run("docker", ["exec", this.options.container, "nginx", "-v"]);
-        nginxVersion = parseNginxVersion(r.stderr + r.stdout);
-        if (!nginxVersion) throw new TackError(`cannot read the nginx version of ${this.options.container}: ${r.stderr.trim()}`);
-      }
-      let ipv6 = this.options.ipv6;
-      if (ipv6 === undefined) {
-        const r = await this.runner.run("docker", ["inspect", this.options.container, "--format", "{{json .Config.Env}}"]);
-        const vars = (JSON.parse(r.stdout) as string[] | null) ?? [];
+      const o = this.options;
+      let nginxVersion = o.nginxVersion;
+      let ipv6 = o.ipv6;
+      let image: string | undefined;
+      if (ipv6 === undefined || nginxVersion === undefined) {
+        const r = await this.runner.run("docker", ["inspect", o.container, "--format", "{{json .Image}} {{json .Config.Env}}"]);
+        const [imageJson, ...envJson] = r.stdout.trim().split(" ");
+        image = JSON.parse(imageJson ?? "null") as string | undefined;
+        const vars = (JSON.parse(envJson.join(" ") || "null") as string[] | null) ?? [];
         const v = vars.find((e) => e.startsWith("DISABLE_IPV6="))?.slice("DISABLE_IPV6=".length).toLowerCase();
-        ipv6 = !(v === "on" || v === "true" || v === "1" || v === "yes");
+        ipv6 ??= !(v === "on" || v === "true" || v === "1" || v === "yes");
+      }
+      if (!nginxVersion) {
+        nginxVersion = image ? nginxVersionByImage.get(image) : undefined;
+        if (!nginxVersion) {
+          const r = await this.runner.run("docker", ["exec", o.container, "nginx", "-v"]);
+          nginxVersion = parseNginxVersion(r.stderr + r.stdout);
+          if (!nginxVersion) throw new TackError(`cannot read the nginx version of ${o.container}: ${r.stderr.trim()}`);
+          if (image) nginxVersionByImage.set(image, nginxVersion);
+        }
       }
       return { nginxVersion, ipv6 };
     })();
     return this.context;
   }
 }
+
+/** nginx's version per container image ID: an image never changes, a recreated or upgraded container has a new one. */
+const nginxVersionByImage = new Map<string, string>();
 
 function declaredFields(d: DesiredProxyHost): Partial<ProxyHostFields> {
   const out: Partial<ProxyHostFields> = {};
