@@ -111,10 +111,11 @@ export function buildProgram(o: Output = processOutput): Command {
 
   program
     .command("rollback")
-    .description("apply an earlier good revision from the state dir (default: the one before the current); the agent must be stopped")
+    .description("apply an earlier good revision from the state dir (default: the one before the current); through the running agent if one answers")
     .option("--to <rev>", "the good revision to go back to")
     .option("--host <name>", "the Host of a fleet")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
     .action((opts: RollbackOptions) => rollbackCommand(opts, o));
 
   for (const c of program.commands) c.exitOverride().showHelpAfterError(true);

@@ -1,7 +1,7 @@
 import type { Journal } from "../journal.js";
 
 /**
- * How `tack status|suspend|resume` reach a running agent: the URL it published in the state DB (kv
+ * How `tack status|suspend|resume|rollback` reach a running agent: the URL it published in the state DB (kv
  * `daemon:url`) or the one given. No agent answering means the caller falls back to the state DB.
  */
 export const DEFAULT_LISTEN = "127.0.0.1:9469";
@@ -12,12 +12,16 @@ export function agentUrl(journal: Journal, listen: string | undefined): string {
 }
 
 /** undefined when no agent answers (connection refused, timeout). */
-export async function callAgent(url: string, route: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: unknown } | undefined> {
+export async function callAgent(
+  url: string,
+  route: string,
+  init: { method?: string; body?: unknown; timeoutMs?: number } = {},
+): Promise<{ status: number; body: unknown } | undefined> {
   try {
     const res = await fetch(url + route, {
       method: init.method ?? "GET",
       ...(init.body !== undefined ? { body: JSON.stringify(init.body), headers: { "content-type": "application/json" } } : {}),
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(init.timeoutMs ?? 5000),
     });
     const text = await res.text();
     let body: unknown = text;

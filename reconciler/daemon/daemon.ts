@@ -14,6 +14,7 @@ import { LockHeldError, StateLock } from "../lock.js";
 import { TackMetrics, type ReconcileResult, type ScopeOwnerLabel } from "../metrics.js";
 import type { Plan } from "../plan.js";
 import { probeScopeHealth } from "../health/scope-health.js";
+import { rollbackToGoodRevision } from "../manual-rollback.js";
 import { observedOwners } from "../planner.js";
 import { applyRevision, planLive, recoverUnfinished, resolveLive, type ApplyOutcome, type ReconcileContext, type ReconcileEvent } from "../reconcile.js";
 import { DEFAULT_FLAP, FlapDetector, type FlapOptions, type FlappingResource } from "./flap-detector.js";
@@ -55,7 +56,7 @@ export interface DaemonOptions {
   beforeStep?: ReconcileContext["beforeStep"];
 }
 
-export type Trigger = "start" | "poll" | "webhook" | "source" | "drift" | "resume";
+export type Trigger = "start" | "poll" | "webhook" | "source" | "drift" | "resume" | "rollback";
 
 export interface LastReconcile {
   at: string;
@@ -303,7 +304,37 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const snapshotDir = (revision: string) => path.join(stateDir, "revisions", revision);
 
+  /** `tack rollback` through the listener: the same work as the CLI's, between two reconciles. */
+  const manualRollback = async (req: { to?: string; by?: string }): Promise<{ status: number; body: unknown }> => {
+    const started = Date.now();
+    applying = true;
+    try {
+      const r = await rollbackToGoodRevision(ctx, req);
+      recordOutcome(r.outcome);
+      const ok = r.outcome.status === "applied" || r.outcome.status === "no-changes";
+      const error = ok ? undefined : `${r.outcome.error ?? r.outcome.status}${r.outcome.rollbackError ? `; then: ${r.outcome.rollbackError}` : ""}`;
+      if (ok) st.lastError = undefined;
+      log(ok ? `rolled back from ${r.from ?? "nothing"} to ${r.to}${req.by ? ` for ${req.by}` : ""}` : `rollback to ${r.to} failed: ${error}`);
+      finish(started, new Set(["rollback"]), RESULT_OF[r.outcome.status], r.to, error);
+      return { status: ok ? 200 : 500, body: { from: r.from ?? null, to: r.to, status: r.outcome.status, ...(error ? { error } : {}) } };
+    } catch (err) {
+      if (err instanceof UserError) return { status: 400, body: { error: err.message } };
+      log(`rollback failed: ${errorMessage(err)}`);
+      finish(started, new Set(["rollback"]), "error", undefined, errorMessage(err));
+      return { status: 500, body: { error: errorMessage(err) } };
+    } finally {
+      applying = false;
+      appliedAt = Date.now();
+    }
+  };
+  const rollbacks: { req: { to?: string; by?: string }; resolve: (answer: { status: number; body: unknown }) => void }[] = [];
+
   const reconcile = async (reasons: Set<Trigger>): Promise<void> => {
+    if (reasons.has("rollback")) {
+      for (let r = rollbacks.shift(); r; r = rollbacks.shift()) r.resolve(await manualRollback(r.req));
+      reasons.delete("rollback");
+      if (reasons.size === 0) return;
+    }
     const started = Date.now();
     const suspension = readSuspension(journal);
     st.suspension = suspension;
@@ -494,6 +525,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         void flight.trigger("resume");
         return { suspended: false };
       },
+      rollback: (req) =>
+        new Promise((resolve) => {
+          if (stopping) return resolve({ status: 503, body: { error: "the agent is stopping" } });
+          rollbacks.push({ req, resolve });
+          void flight.trigger("rollback");
+        }),
     },
     (err) => log(`listener: ${errorMessage(err)}`),
   ).catch((err: unknown) => {
@@ -545,6 +582,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         for (const t of timers) clearTimeout(t);
         abort.abort();
         await flight.close();
+        for (let r = rollbacks.shift(); r; r = rollbacks.shift()) r.resolve({ status: 503, body: { error: "the agent stopped before the rollback ran" } });
         await startup.catch(() => undefined);
         for (const t of timers) clearTimeout(t);
         await Promise.all(watchers.map((w) => w.close()));

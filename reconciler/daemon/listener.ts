@@ -5,7 +5,7 @@ import { verifyWebhook } from "./webhook-auth.js";
 
 /**
  * The agent's HTTP listener (node:http): /healthz, /readyz, /status, /metrics, POST /hooks/git, and the
- * loopback-only POST /suspend and /resume that `tack suspend|resume` use.
+ * loopback-only POST /suspend, /resume and /rollback that `tack suspend|resume|rollback` use.
  */
 export interface ListenerHandlers {
   ready(): boolean;
@@ -16,6 +16,8 @@ export interface ListenerHandlers {
   webhookSecret: string | undefined;
   suspend(body: { for?: string; reason?: string; by?: string }): unknown;
   resume(by: string | undefined): unknown;
+  /** `tack rollback` through the agent: runs between two reconciles; resolves with the HTTP answer. */
+  rollback(body: { to?: string; by?: string }): Promise<{ status: number; body: unknown }>;
 }
 
 const MAX_BODY = 1024 * 1024; // GitHub caps push payloads at 25 MB; a tack hook needs none of it
@@ -96,6 +98,18 @@ async function handle(h: ListenerHandlers, req: IncomingMessage, res: ServerResp
         if (err instanceof UserError) return send(res, 400, { error: err.message });
         throw err;
       }
+    }
+    case "POST /rollback": {
+      if (!isLoopback(req)) return send(res, 403, { error: "only from loopback" });
+      let body: { to?: string; by?: string } = {};
+      try {
+        const raw = (await readBody(req)).toString("utf8");
+        if (raw.trim()) body = JSON.parse(raw) as { to?: string; by?: string };
+      } catch {
+        return send(res, 400, { error: "the body must be JSON" });
+      }
+      const answer = await h.rollback(body);
+      return send(res, answer.status, answer.body);
     }
     default:
       return send(res, 404, { error: `no route ${route}` });

@@ -180,7 +180,7 @@ describe("the agent's sources and guards (UFW only)", () => {
     expect(await d.metrics.metrics()).toMatch(/tack_drift_resources\{kind="ufw.rule"\} 1/);
   });
 
-  it("tack rollback (agent stopped) applies the previous good revision; the agent then keeps it", async () => {
+  it("tack rollback goes through the running agent; with the agent stopped it runs locally; the agent then keeps it", async () => {
     const base = await mkdtemp(path.join(sb.dir, "rollback-"));
     const r = await gitRepo(base);
     const stateDir = path.join(base, "state");
@@ -191,15 +191,31 @@ describe("the agent's sources and guards (UFW only)", () => {
     const c2 = await r.commit(yaml([55002]), "two");
     await r.git.push("origin", "main");
     await waitFor("c2", async () => d.status().appliedRevision === c2, 60_000);
+    const c3 = await r.commit(yaml([55003]), "three");
+    await r.git.push("origin", "main");
+    await waitFor("c3", async () => d.status().appliedRevision === c3, 60_000);
+
+    // A real `tack rollback` in another process, while the agent runs: the agent does it (it holds the lock).
+    const cli = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "rollback", "--state-dir", stateDir], { okExitCodes: [0, 1] });
+    expect(cli.exitCode, cli.stdout + cli.stderr).toBe(0);
+    expect(cli.stdout).toContain(`Rolled back from ${c3} to ${c2} (by the agent).`);
+    expect(await ufwAdded()).toContain("55002");
+    expect(await ufwAdded()).not.toContain("55003");
+    expect(d.status().appliedRevision).toBe(c2);
+    expect(d.status().lastReconcile).toMatchObject({ triggers: ["rollback"], result: "success", revision: c2 });
+    expect(d.journal.revision(c3)?.status).toBe("failed");
+    await d.trigger("poll");
+    expect(d.status().appliedRevision).toBe(c2);
+    // Nothing earlier than what is applied: the agent answers 400 and the CLI says why.
+    const again = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "rollback", "--to", "0000000", "--state-dir", stateDir], { okExitCodes: [0, 1] });
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toMatch(/no snapshot of 0000000/);
+
+    await d.stop();
     const out: string[] = [];
     const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
-    // Another process (a real `tack rollback`) meets the agent's lock: in-process, the lock is this pid's own.
-    const cli = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "rollback", "--state-dir", stateDir], { okExitCodes: [1] });
-    expect(cli.exitCode).toBe(1);
-    expect(cli.stderr).toMatch(/another tack holds the lock .*tack daemon/);
-    await d.stop();
-    out.length = 0;
     expect(await runCli(["rollback", "--state-dir", stateDir], o), out.join("\n")).toBe(0);
+    expect(out.join("\n")).toContain(`Rolled back from ${c2} to ${c1}.`);
     expect(await ufwAdded()).toContain("55001");
     expect(await ufwAdded()).not.toContain("55002");
     const j = new Journal(stateDir);
@@ -211,7 +227,7 @@ describe("the agent's sources and guards (UFW only)", () => {
     await d.trigger("poll");
     expect(d.status().appliedRevision).toBe(c1);
     expect(d.status().held).toMatch(/marked failed; keeping/);
-    expect(await ufwAdded()).not.toContain("55002");
+    expect(await ufwAdded()).not.toContain("55003");
   });
 });
 

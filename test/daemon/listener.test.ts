@@ -21,6 +21,10 @@ function handlers(over: Partial<ListenerHandlers> = {}) {
       calls.push("resume");
       return { suspended: false };
     },
+    rollback: async (b) => {
+      calls.push(`rollback ${b.to ?? "previous"} ${b.by ?? ""}`);
+      return b.to === "nope" ? { status: 400, body: { error: "no snapshot of nope" } } : { status: 200, body: { from: "c2", to: b.to ?? "c1", status: "applied" } };
+    },
     ...over,
   };
   return { h, calls };
@@ -91,5 +95,19 @@ describe("the agent's listener", () => {
     expect((await fetch(`${url}/suspend`, { method: "POST", body: "{not json" })).status).toBe(400);
     expect((await fetch(`${url}/resume`, { method: "POST" })).status).toBe(200);
     expect(calls).toEqual(["suspend 2h hotfix", "suspend soon x", "resume"]);
+  });
+
+  it("POST /rollback passes the handler's answer through; a bad body is 400 and reaches no handler", async () => {
+    const { h, calls } = handlers();
+    const url = await serve(h);
+    const ok = await fetch(`${url}/rollback`, { method: "POST", body: JSON.stringify({ by: "me" }) });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ from: "c2", to: "c1", status: "applied" });
+    const refused = await fetch(`${url}/rollback`, { method: "POST", body: JSON.stringify({ to: "nope" }) });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: "no snapshot of nope" });
+    expect((await fetch(`${url}/rollback`, { method: "POST", body: "{not json" })).status).toBe(400);
+    expect((await fetch(`${url}/rollback`)).status).toBe(404);
+    expect(calls).toEqual(["rollback previous me", "rollback nope "]);
   });
 });

@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { UserError } from "../../core/errors.js";
+import { agentUrl, callAgent } from "../../daemon/agent-client.js";
+import { whoAmI } from "../../daemon/daemon.js";
+import { Journal } from "../../journal.js";
 import { StateLock } from "../../lock.js";
-import { applyRevision } from "../../reconcile.js";
+import { rollbackToGoodRevision, type ManualRollback } from "../../manual-rollback.js";
 import { liveContext, stateDirOf } from "../context.js";
 import { ExitCode, type Output } from "../output.js";
 
@@ -10,38 +11,48 @@ export interface RollbackOptions {
   to?: string;
   host?: string;
   stateDir?: string;
+  listen?: string;
 }
 
+/** A rollback runs health gates and may roll back itself: minutes, not seconds. */
+const AGENT_ROLLBACK_TIMEOUT_MS = 15 * 60_000;
+
 /**
- * `tack rollback [--to REV]`: apply an earlier good revision from its snapshot in the state dir (default: the
- * good revision before the current one). The revision rolled away from is marked failed, so the agent does not
- * apply it again until a newer commit arrives (design.md Decisions), and heals toward the rollback target.
+ * `tack rollback [--to REV]`: through the running agent (POST /rollback, between two reconciles), else here
+ * under the state lock. Either way reconciler/manual-rollback.ts does the work.
  */
 export async function rollbackCommand(opts: RollbackOptions, o: Output): Promise<void> {
   const stateDir = stateDirOf(opts.stateDir);
+  const journal = new Journal(stateDir);
+  const url = agentUrl(journal, opts.listen);
+  journal.close();
+  if (await callAgent(url, "/healthz")) {
+    o.out("Asking the running agent to roll back (it finishes the reconcile in progress first)...");
+    const answer = await callAgent(url, "/rollback", { method: "POST", body: { ...(opts.to ? { to: opts.to } : {}), by: whoAmI() }, timeoutMs: AGENT_ROLLBACK_TIMEOUT_MS });
+    if (!answer) throw new UserError(`the agent at ${url} did not answer within ${AGENT_ROLLBACK_TIMEOUT_MS / 60_000} min: see tack status`);
+    const body = answer.body as Partial<{ from: string; to: string; status: string; error: string }>;
+    if (answer.status === 400) throw new UserError(body.error ?? JSON.stringify(answer.body));
+    if (answer.status !== 200) {
+      o.err(`Rollback${body.to ? ` to ${body.to}` : ""} failed: ${body.error ?? JSON.stringify(answer.body)}`);
+      throw new ExitCode(1);
+    }
+    o.out(`Rolled back from ${body.from ?? "nothing"} to ${body.to} (by the agent).`);
+    return;
+  }
   const lock = StateLock.acquire(stateDir, "tack rollback");
   const ctx = liveContext(stateDir, o, opts.host ? { host: opts.host } : {});
   try {
-    const current = ctx.journal.lastGoodRevision();
-    const goods = (ctx.journal.db.prepare("SELECT revision FROM revisions WHERE status = 'good' ORDER BY at DESC, rowid DESC").all() as { revision: string }[]).map((r) => r.revision);
-    let target = opts.to;
-    if (target) target = goods.find((g) => g === target || (target!.length >= 7 && g.startsWith(target!))) ?? target;
-    else target = goods.find((g) => g !== current);
-    if (!target) throw new UserError("no earlier good revision to roll back to (tack rollback --to REV names one)");
-    const dir = path.join(stateDir, "revisions", target);
-    if (!existsSync(dir)) throw new UserError(`no snapshot of ${target} in ${path.dirname(dir)} (only the last applied revisions are kept)`);
-    o.out(`Rolling back from ${current ?? "nothing"} to ${target}.`);
-    const outcome = await applyRevision({ dir, revision: target }, ctx);
-    if (outcome.status !== "applied" && outcome.status !== "no-changes") {
-      o.err(`Rollback to ${target} failed: ${outcome.error ?? outcome.status}${outcome.rollbackError ? `; then: ${outcome.rollbackError}` : ""}`);
-      throw new ExitCode(1);
-    }
-    // Mark after applying: a target that was already converged still becomes the newest good revision.
-    ctx.journal.setRevision(target, "good", "rolled back to by tack rollback");
-    if (current && current !== target) ctx.journal.setRevision(current, "failed", `rolled back from by tack rollback to ${target}`);
-    o.out(`Rolled back to ${target}.`);
+    report(await rollbackToGoodRevision(ctx, { ...(opts.to ? { to: opts.to } : {}), by: whoAmI() }), o);
   } finally {
     ctx.journal.close();
     lock.release();
   }
+}
+
+function report(r: ManualRollback, o: Output): void {
+  if (r.outcome.status !== "applied" && r.outcome.status !== "no-changes") {
+    o.err(`Rollback to ${r.to} failed: ${r.outcome.error ?? r.outcome.status}${r.outcome.rollbackError ? `; then: ${r.outcome.rollbackError}` : ""}`);
+    throw new ExitCode(1);
+  }
+  o.out(`Rolled back from ${r.from ?? "nothing"} to ${r.to}.`);
 }
