@@ -6,7 +6,7 @@ import { loadDesiredState, loadRepo, selectHost } from "../desired-state/index.j
 import { readNpmBridge } from "../edge/npm/bridge.js";
 import { ApplyError, errorMessage, UnsafePlanError, UserError } from "./core/errors.js";
 import type { Finding } from "./core/findings.js";
-import { RESOURCE_KINDS } from "./core/refs.js";
+import { formatRef, RESOURCE_KINDS } from "./core/refs.js";
 import type { HostFacts, Owner, ResolvedHost } from "./core/resources.js";
 import type { Runner } from "./core/runner.js";
 import { executeSteps, type ExecEvent } from "./executor.js";
@@ -222,6 +222,8 @@ export interface ApplyRequest {
   expectFingerprint?: string;
   /** Asked after planning, before applying (interactive `tack apply` without --yes). */
   confirm?: (plan: Plan, host: ResolvedHost) => Promise<boolean>;
+  /** Resources (`kind/name`) whose changes are left out of this run: the agent's flapping resources. */
+  leaveAlone?: string[];
 }
 
 export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): Promise<ApplyOutcome> {
@@ -229,6 +231,10 @@ export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): P
   const snapshot = await snapshotRevision(req.dir, revision, ctx.stateDir);
   const resolved = await resolveLive(snapshot, ctx);
   const lp = await planLive(resolved, revision, ctx);
+  if (req.leaveAlone?.length) {
+    const leave = new Set(req.leaveAlone);
+    lp.plan = { ...lp.plan, changes: lp.plan.changes.filter((c) => !leave.has(formatRef(c.ref))) };
+  }
   emitPlan(ctx, lp, "apply");
   const blocking = blockingFindings(lp.plan);
   if (blocking.length) throw new UnsafePlanError(blocking);

@@ -234,10 +234,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   /** Apply a revision, mapping a refused or invalid desired state to its journal mark. */
-  const apply = async (dir: string, revision: string): Promise<ReconcileResult> => {
+  const apply = async (dir: string, revision: string, leaveAlone: string[] = []): Promise<ReconcileResult> => {
     applying = true;
     try {
-      const o = await applyRevision({ dir, revision }, ctx);
+      const o = await applyRevision({ dir, revision, ...(leaveAlone.length ? { leaveAlone } : {}) }, ctx);
       recordOutcome(o);
       if (o.status === "applied") log(`applied ${revision}`);
       if (o.status === "applied" || o.status === "no-changes") st.lastError = undefined;
@@ -294,8 +294,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return "no-changes";
     }
     for (const c of fresh) flaps.recordCorrection(formatRef(c.ref), now);
-    log(`healing drift on ${todo.map((c) => formatRef(c.ref)).join(", ")}`);
-    const result = await apply(dir, revision);
+    // Flapping resources stay as they are: only the rest of the drift is corrected.
+    const leaveAlone = todo.filter((c) => !fresh.includes(c)).map((c) => formatRef(c.ref));
+    log(`healing drift on ${fresh.map((c) => formatRef(c.ref)).join(", ")}${leaveAlone.length ? `; leaving flapping ${leaveAlone.join(", ")} alone` : ""}`);
+    const result = await apply(dir, revision, leaveAlone);
     st.flapping = flaps.flapping();
     const healed = result === "success" || result === "no-changes";
     setDrift(healed ? todo.filter((c) => flaps.isFlapping(formatRef(c.ref))) : todo);

@@ -143,7 +143,7 @@ describe("the agent's sources and guards (UFW only)", () => {
   it("a rule deleted by hand over and over is corrected N times, then reported as flapping and left alone", async () => {
     const base = await mkdtemp(path.join(sb.dir, "flap-"));
     const r = await gitRepo(base);
-    const c1 = await r.commit(yaml([54001]), "flap");
+    const c1 = await r.commit(yaml([54001, 54002]), "flap");
     await r.git.push("origin", "main");
     const d = await start({ repo: r.remote, stateDir: path.join(base, "state"), intervalMs: 10 * 60_000, driftIntervalMs: 1000, flap: { limit: 2, windowMs: 10 * 60_000 } });
     await waitFor("applied", async () => d.status().appliedRevision === c1, 60_000);
@@ -162,6 +162,10 @@ describe("the agent's sources and guards (UFW only)", () => {
     const code = await runCli(["status", "--state-dir", path.join(base, "state")], { out: (l) => out.push(l), err: (l) => out.push(l) });
     expect(code).toBe(0);
     expect(out.join("\n")).toMatch(/flapping: .*54001.* no longer corrected/);
+    // Other drift is still corrected, and the flapping rule is still left alone.
+    await runner.run("ufw", ["--force", "delete", "allow", "54002/tcp"], { mutates: true });
+    await waitFor("54002 corrected", async () => (await ufwAdded()).includes("54002"), 30_000);
+    expect(await ufwAdded()).not.toContain("54001");
   });
 
   it("observe mode: a change is reported as drift (status and metric), never applied", async () => {
