@@ -34,10 +34,20 @@ export async function loadDesiredState(
     const scopes = Object.fromEntries(Object.entries(doc.scopes).map(([n, sc]) => [n, { ...sc, owner: options.owners?.[n] ?? sc.owner }]));
     doc = { ...doc, scopes };
   }
-  const resolved = resolveHost({ doc, repoRoot, files: checked.files, facts: options.facts ?? {} });
+  const resolved: ResolvedHost = {
+    ...resolveHost({ doc, repoRoot, files: checked.files, facts: options.facts ?? {} }),
+    locate: (fieldPath) => selected.locate(splitFieldPath(fieldPath)),
+  };
   return { resolved, host: selected, hosts, findings };
 }
 
 export { loadRepo, selectHost } from "./load.js";
 export { resolveHost } from "./resolve.js";
 export { checkHost } from "./semantic.js";
+
+/** `firewall.ufw.rules[3].port` → ["firewall", "ufw", "rules", 3, "port"] (the inverse of formatPath). */
+export function splitFieldPath(fieldPath: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of fieldPath.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}

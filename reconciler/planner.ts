@@ -138,7 +138,8 @@ export function buildPlan(input: PlanInput): Plan {
     changes: sortChanges(changes),
     cutovers,
     gates,
-    findings: sortFindings(findings),
+    // A finding that names a field of the desired state also points at it (file:line:column).
+    findings: sortFindings(findings.map((f) => (f.location || !f.path || !host.locate ? f : { ...f, location: host.locate(f.path) }))),
     observeOnly,
     fingerprint: fingerprintOf(observed),
   };

@@ -1,3 +1,5 @@
+import type { SourceLocation } from "./findings.js";
+
 /**
  * The flat desired resources that resolution produces from a Host document (desired-state/resolve.ts)
  * and that the drivers converge. A field left `undefined` is not managed: the host keeps what it has
@@ -178,6 +180,8 @@ export interface ResolvedHost {
   facts: HostFacts;
   /** Ports the compose files publish on the host, per service (Docker's published ports bypass UFW). */
   publishedPorts: PublishedPort[];
+  /** file:line:column of a field path (`scopes.api.owner`) in the desired state, so plan findings can point at it. */
+  locate?: (path: string) => SourceLocation;
 }
 
 export interface PublishedPort {

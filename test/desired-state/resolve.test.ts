@@ -84,3 +84,16 @@ describe("resolution: owner → resources", () => {
     expect(r.policy).toMatchObject({ mode: "enforce", maxChangePercent: 30, allowLargeChanges: false, driftIntervalMs: { local: 60_000, dns: 300_000 } });
   });
 });
+
+describe("field paths back to file:line:column", () => {
+  it("splitFieldPath inverts formatPath, and the resolved host locates a guard's field", async () => {
+    const { splitFieldPath } = await import("../../desired-state/index.js");
+    expect(splitFieldPath("firewall.ufw.rules[3].port")).toEqual(["firewall", "ufw", "rules", 3, "port"]);
+    expect(splitFieldPath("scopes.api.owner")).toEqual(["scopes", "api", "owner"]);
+    const r = await resolveWithOwners({});
+    const text = (await import("node:fs")).readFileSync(path.join(r.repoRoot, "tack.yaml"), "utf8").split("\n");
+    const at = r.locate!("scopes.api.owner");
+    expect(at.file).toBe("tack.yaml");
+    expect(text[at.line - 1]!.slice(at.column - 1)).toMatch(/^docker/);
+  });
+});
