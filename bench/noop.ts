@@ -35,7 +35,7 @@ async function measureNoop(repo: string, stateDir: string, cf: CloudflareEmulato
   });
   const parsed = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { runs: RunFigures[]; maxRssKb: number };
   const cfIn = (f: RunFigures) => cf.log.filter((e) => e.time >= f.start && e.time <= f.end).length;
-  const report = (kind: "plan" | "apply") => {
+  const report = (kind: RunFigures["kind"]) => {
     const list = parsed.runs.filter((f) => f.kind === kind);
     return {
       wallMs: summarize(list.map((f) => f.ms)),
@@ -49,11 +49,12 @@ async function measureNoop(repo: string, stateDir: string, cf: CloudflareEmulato
     };
   };
   const plan = report("plan");
+  const planDnsDue = report("plan-dns-due");
   const apply = report("apply");
-  if (plan.changes !== 0 || apply.changes !== 0 || apply.statuses?.join() !== "no-changes") {
+  if (plan.changes !== 0 || planDnsDue.changes !== 0 || apply.changes !== 0 || apply.statuses?.join() !== "no-changes") {
     throw new Error(`the host is not converged: plan changes ${JSON.stringify(plan.changes)}, apply ${JSON.stringify(apply.statuses)}`);
   }
-  return { planLive: plan, applyRevision: apply, peakRssMb: round(parsed.maxRssKb / 1024) };
+  return { planLive: plan, planLiveDnsDue: planDnsDue, applyRevision: apply, peakRssMb: round(parsed.maxRssKb / 1024) };
 }
 
 interface Converge {
