@@ -270,7 +270,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const lp = await planLive(resolved, revision, ctx);
     const owners = observedOwners(lp.resolved, lp.observed, lp.handlers);
     metrics.setScopeOwners([...owners].map(([scope, owner]) => ({ scope, owner: owner as ScopeOwnerLabel })));
-    const health = await probeScopeHealth(lp.resolved, lp.handlers, runner);
+    const health = await probeScopeHealth(lp.resolved, lp.handlers, lp.observed, runner);
     metrics.setHealthOfScopes(new Map([...health].map(([scope, r]) => [scope, r.ok])));
     st.health = Object.fromEntries([...health].map(([scope, r]) => [scope, { ok: r.ok, detail: r.detail, at: r.at }]));
     setDrift(lp.plan.changes);

@@ -1,7 +1,7 @@
 import type { DesiredByKind, ResolvedHost, ResolvedScope } from "../core/resources.js";
 import type { Runner } from "../core/runner.js";
-import type { GateProbe, KindHandlers } from "../kind-handler.js";
-import { probe, type ProbeResult } from "./probe.js";
+import type { GateProbe, KindHandlers, ObservedByKind } from "../kind-handler.js";
+import { probe, type ProbeResult, type StateProbe } from "./probe.js";
 
 /** The live state probe of one runtime's resources (unit active, container running and healthy), when the kind has one. */
 export function runtimeGateProbe(host: ResolvedHost, handlers: KindHandlers, runtime: "native" | "docker", resources: string[]): GateProbe | undefined {
@@ -14,11 +14,13 @@ export function runtimeGateProbe(host: ResolvedHost, handlers: KindHandlers, run
 /**
  * One probe per scope with a declared owner, with that owner's health check, so tack_health_up follows the
  * service between cutovers and not only during health gates (a unit that dies at 3 a.m. must show up).
- * A single attempt each, all at once; a scope owned by `none` has nothing to probe and is left out.
+ * A single attempt each, all at once. A `state` check reads what the drift check just observed (no command per
+ * scope); http and command checks run as in a gate. A scope owned by `none` has nothing to probe and is left out.
  */
 export async function probeScopeHealth(
   host: ResolvedHost,
   handlers: KindHandlers,
+  observed: ObservedByKind,
   runner: Runner,
   requestTimeoutMs = 2_000,
 ): Promise<Map<string, ProbeResult>> {
@@ -27,10 +29,22 @@ export async function probeScopeHealth(
     owned.map(async (s) => {
       const rt = s[s.owner];
       if (!rt) return undefined;
-      const gate = runtimeGateProbe(host, handlers, s.owner, rt.resources);
-      const result = await probe(rt.health, { runner, requestTimeoutMs, ...(gate ? { state: gate.state } : {}) });
+      const state = observedState(s.owner === "native" ? "systemd.unit" : "compose.service", rt.resources, handlers, observed);
+      const result = await probe(rt.health, { runner, requestTimeoutMs, state });
       return [s.name, result] as const;
     }),
   );
   return new Map(results.filter((r): r is readonly [string, ProbeResult] => r !== undefined));
+}
+
+function observedState(kind: "systemd.unit" | "compose.service", names: string[], handlers: KindHandlers, observed: ObservedByKind): StateProbe {
+  return async () => {
+    const seen = observed[kind];
+    const serving = handlers[kind]?.serving as ((a: unknown) => boolean) | undefined;
+    const down = names.filter((n) => {
+      const a = seen?.get(n);
+      return a === undefined || !serving?.(a);
+    });
+    return down.length ? { ok: false, detail: `${down.join(", ")} not serving` } : { ok: true, detail: `${names.join(", ")} serving` };
+  };
 }
