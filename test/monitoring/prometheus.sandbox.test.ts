@@ -187,6 +187,8 @@ describe("Prometheus scraping the tack agent (sandbox host)", () => {
     await until("owner none and success", async () => (await p.value('tack_scope_owner{job="tack",scope="api",owner="none"}')) === 1 && (await p.value('tack_last_reconcile_failed{job="tack"}')) === 0);
     timings.cutoverVisible = Date.now() - t;
     expect(await p.value('tack_scope_owner{job="tack",scope="api",owner="native"}')).toBe(0);
+    // A scope that runs nothing on purpose has no health to report (an alert on 0 would be a false page).
+    await until("no health series for a scope owned by none", async () => (await p.query('tack_health_up{job="tack",scope="api"}')).length === 0);
     expect(await p.query('tack_desired_revision_info{job="tack"} unless on (job, instance, revision) tack_applied_revision_info{job="tack"}')).toEqual([]);
     // One series per revision info metric, whatever happened before.
     expect(await p.query('tack_desired_revision_info{job="tack"}')).toHaveLength(1);
@@ -195,6 +197,9 @@ describe("Prometheus scraping the tack agent (sandbox host)", () => {
 
   it("evaluates every dashboard query without error, with data where the scenario produced some", async () => {
     const p = prom!;
+    // Back to native, so every panel (health per scope included) has a series to show.
+    await writeFile(path.join(repo, "tack.yaml"), tackYaml("native"));
+    await until("native again, healthy", async () => (await p.value('tack_health_up{job="tack",scope="api"}')) === 1, 90_000);
     // 1 s scrapes: a 10 s window holds enough samples for rate() and increase().
     const queries = dashboardQueries(undefined, "10s");
     const empty: string[] = [];
