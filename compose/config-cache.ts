@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
+import { LruCache } from "../reconciler/core/lru-cache.js";
 
 /**
  * A process-wide, bounded cache of what `compose config` and `compose config --hash=...` print.
@@ -82,31 +83,10 @@ export function hashKey(configKey: string, services: string[], imageIds: string)
   return digest([configKey, services.join(","), imageIds]);
 }
 
-/** Least recently used entries go first once `max` is reached. */
-export class OutputCache {
-  private readonly entries = new Map<string, string>();
-  constructor(readonly max = 64) {}
-
-  get(key: string): string | undefined {
-    const v = this.entries.get(key);
-    if (v === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, v);
-    return v;
-  }
-
-  set(key: string, value: string): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  clear(): void {
-    this.entries.clear();
+/** Outputs of `config` / `config --hash` by key; least recently used entries go first once `max` is reached. */
+export class OutputCache extends LruCache<string> {
+  constructor(max = 64) {
+    super(max);
   }
 }
 

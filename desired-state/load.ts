@@ -4,6 +4,7 @@ import path from "node:path";
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
 import type { z } from "zod";
 import type { Finding, SourceLocation } from "../reconciler/core/findings.js";
+import { LruCache } from "../reconciler/core/lru-cache.js";
 import { MAX_DESIRED_STATE_BYTES, readRepoFile, RepoFileError } from "./repo-files.js";
 import { repairForDiagnostics } from "./repair.js";
 import { hostSchema, type HostDoc } from "./schema.js";
@@ -166,22 +167,16 @@ export function parseHostFile(file: string, text: string): { hosts: LoadedHost[]
  * YAML parsing is most of a no-op plan at scale: about 1 s for bench size c's 540 KB tack.yaml. Entries are
  * deep-frozen because every caller shares them.
  */
-const parsedFiles = new Map<string, ReturnType<typeof parseHostFile>>();
-const PARSED_FILES_KEPT = 8;
+const parsedFiles = new LruCache<ReturnType<typeof parseHostFile>>(8);
 
 function parseHostFileOnce(file: string, text: string): ReturnType<typeof parseHostFile> {
   const key = createHash("sha256").update(file).update("\0").update(text).digest("hex");
   const hit = parsedFiles.get(key);
-  if (hit) {
-    parsedFiles.delete(key); // most recently used last
-    parsedFiles.set(key, hit);
-    return hit;
-  }
+  if (hit) return hit;
   const parsed = parseHostFile(file, text);
   for (const h of parsed.hosts) deepFreeze(h.doc);
   deepFreeze(parsed.findings);
   parsedFiles.set(key, parsed);
-  for (const old of [...parsedFiles.keys()].slice(0, Math.max(0, parsedFiles.size - PARSED_FILES_KEPT))) parsedFiles.delete(old);
   return parsed;
 }
 
