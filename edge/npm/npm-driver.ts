@@ -19,7 +19,7 @@ import type { Driver } from "../../reconciler/core/driver.js";
 import { ApplyError, CommandError, errorMessage, TackError, TransientError } from "../../reconciler/core/errors.js";
 import type { ResourceRef } from "../../reconciler/core/refs.js";
 import type { DesiredProxyHost } from "../../reconciler/core/resources.js";
-import type { Runner } from "../../reconciler/core/runner.js";
+import type { Runner, RunResult } from "../../reconciler/core/runner.js";
 import {
   buildActual,
   diffProxyHost,
@@ -245,7 +245,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
       if (staged.length === 0) return; // adoptions only: nothing for nginx to do
 
       try {
-        await this.runner.run("docker", ["exec", this.options.container, "nginx", "-t"]);
+        await this.nginx("-t");
       } catch (err) {
         const nginxErr = nginxMessage(err);
         const culprit = culpritOf(nginxErr, staged);
@@ -257,7 +257,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
           culprit ? { id: culprit.id, nginxErr } : undefined,
         );
       }
-      await this.runner.run("docker", ["exec", this.options.container, "nginx", "-s", "reload"], { mutates: true });
+      await this.nginx("-s", "reload");
 
       const serving = staged.filter((s): s is Staged & { desired: DesiredProxyHost } => s.conf !== undefined && s.desired !== undefined);
       if ((options.probe ?? true) && serving.length > 0) {
@@ -265,8 +265,8 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
         if (failed.length > 0) {
           const more = failed.length > 1 ? ` (and ${failed.length - 1} more: ${describeNames(failed.slice(1).map((f) => f.staged))})` : "";
           await this.unstage(db, staged);
-          await this.runner.run("docker", ["exec", this.options.container, "nginx", "-t"]);
-          await this.runner.run("docker", ["exec", this.options.container, "nginx", "-s", "reload"], { mutates: true });
+          await this.nginx("-t");
+          await this.nginx("-s", "reload");
           await this.inventory.save(before);
           const first = failed[0]!;
           throw new ApplyError(
@@ -486,6 +486,11 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
     return ctx;
   }
 
+  /** `nginx <args>` in NPM's container; a reload is the one that changes what serves. */
+  private nginx(...args: string[]): Promise<RunResult> {
+    return this.runner.run("docker", ["exec", this.options.container, "nginx", ...args], { mutates: args.includes("reload") });
+  }
+
   // ---------------------------------------------------------------- probe
 
   /**
@@ -535,22 +540,19 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
 
   /**
    * Many GETs through NPM in ONE `docker exec` (a shell loop over curl or wget), not one exec per host. The tool
-   * is found with a single request first; nc, which needs a script per request, goes one exec per host.
+   * is found with a single request first; nc, which needs a script per request, and a lone request go one exec each.
    */
   private async requestManyThroughNpm(requests: ProbeRequest[], timeoutMs: number): Promise<(number | Error)[]> {
+    const one = (r: ProbeRequest) => this.requestThroughNpm(r.domain, r.path, r.agent, timeoutMs).catch((e: unknown) => toError(e));
     const out: (number | Error)[] = [];
-    let rest = requests;
-    if (!this.probeTool || this.probeTool === "nc" || requests.length === 1) {
-      const one = async (r: ProbeRequest) => this.requestThroughNpm(r.domain, r.path, r.agent, timeoutMs).catch((e: unknown) => toError(e));
-      out.push(await one(requests[0]!));
-      rest = requests.slice(1);
-      if (this.probeTool === "nc" || !this.probeTool) {
-        for (const r of rest) out.push(await one(r));
-        return out;
-      }
+    if (!this.probeTool) out.push(await one(requests[0]!)); // finds the tool
+    const rest = requests.slice(out.length);
+    const tool = this.probeTool;
+    if ((tool !== "curl" && tool !== "wget") || rest.length <= 1) {
+      for (const r of rest) out.push(await one(r));
+      return out;
     }
-    if (rest.length === 0) return out;
-    const script = BATCH_PROBE_SCRIPT[this.probeTool];
+    const script = BATCH_PROBE_SCRIPT[tool];
     const args = ["exec", this.options.container, "sh", "-c", script, "tack-probe", ...rest.flatMap((r) => [r.domain, r.path, r.agent])];
     let stdout: string;
     let failure: Error | undefined;
@@ -666,7 +668,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
       if (!nginxVersion) {
         nginxVersion = image ? nginxVersionByImage.get(image) : undefined;
         if (!nginxVersion) {
-          const r = await this.runner.run("docker", ["exec", o.container, "nginx", "-v"]);
+          const r = await this.nginx("-v");
           nginxVersion = parseNginxVersion(r.stderr + r.stdout);
           if (!nginxVersion) throw new TackError(`cannot read the nginx version of ${o.container}: ${r.stderr.trim()}`);
           if (image) nginxVersionByImage.set(image, nginxVersion);
