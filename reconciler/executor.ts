@@ -3,12 +3,11 @@ import { ApplyError, errorMessage, TackError } from "./core/errors.js";
 import type { ResourceRef } from "./core/refs.js";
 import { waitHealthy, HealthTimeoutError, describeCheck } from "./health/wait-healthy.js";
 import type { Runner } from "./core/runner.js";
-import type { KindHandlers } from "./kind-handler.js";
-import { runtimeGateProbe } from "./health/scope-health.js";
+import type { GateProbe, KindHandlers } from "./kind-handler.js";
 import type { Journal } from "./journal.js";
 import type { Gate } from "./plan.js";
 import type { Step } from "./steps.js";
-import type { ResolvedHost } from "./core/resources.js";
+import type { DesiredByKind, ResolvedHost } from "./core/resources.js";
 
 /**
  * Runs steps in order, journaling each before and after it runs, so a crash leaves a record of exactly where
@@ -37,7 +36,10 @@ export interface ExecuteOptions {
 export class AbortedError extends TackError {}
 
 async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
-  const probe = runtimeGateProbe(opts.host, opts.handlers, gate.runtime, gate.resources);
+  const kind = gate.runtime === "native" ? "systemd.unit" : "compose.service";
+  const handler = opts.handlers[kind];
+  const desired = (opts.host.resources[kind] as DesiredByKind[typeof kind]).filter((d) => gate.resources.includes(d.name));
+  const probe = handler?.gate ? (handler.gate as (d: unknown[]) => GateProbe)(desired) : undefined;
   const evidence = await waitHealthy(gate.check, { runner: opts.runner, ...(probe ? { state: probe.state } : {}) });
   if (evidence.healthy) return `${describeCheck(gate.check)}: ${evidence.last.detail} after ${evidence.elapsedMs} ms`;
   const seen = probe ? await probe.evidence().catch((err) => ({ state: [errorMessage(err)], logs: [] as string[] })) : { state: [], logs: [] };

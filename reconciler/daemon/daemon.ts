@@ -233,35 +233,43 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     metrics.setDrift(byKind);
   };
 
-  /** Apply a revision, mapping a refused or invalid desired state to its journal mark. */
-  const apply = async (dir: string, revision: string, leaveAlone: string[] = []): Promise<ReconcileResult> => {
+  /** Runs work that writes to the host: the drift watchers ignore what they see meanwhile. */
+  const whileApplying = async <T>(work: () => Promise<T>): Promise<T> => {
     applying = true;
     try {
-      const o = await applyRevision({ dir, revision, ...(leaveAlone.length ? { leaveAlone } : {}) }, ctx);
-      recordOutcome(o);
-      if (o.status === "applied") log(`applied ${revision}`);
-      if (o.status === "applied" || o.status === "no-changes") st.lastError = undefined;
-      return RESULT_OF[o.status];
-    } catch (err) {
-      if (err instanceof UserError) {
-        journal.setRevision(revision, "invalid", err.message);
-        st.invalid = { revision, message: err.message, locations: locationsOf(err) };
-        st.lastError = `${revision} is invalid: ${err.message}`;
-        log(st.lastError);
-        return "invalid";
-      }
-      if (err instanceof UnsafePlanError) {
-        journal.setRevision(revision, "failed", `refused: ${err.message}`);
-        st.lastError = `${revision} refused: ${err.message}`;
-        log(st.lastError);
-        return "refused";
-      }
-      throw err;
+      return await work();
     } finally {
       applying = false;
       appliedAt = Date.now();
     }
   };
+
+  /** Apply a revision, mapping a refused or invalid desired state to its journal mark. */
+  const apply = (dir: string, revision: string, leaveAlone: string[] = []): Promise<ReconcileResult> =>
+    whileApplying(async () => {
+      try {
+        const o = await applyRevision({ dir, revision, ...(leaveAlone.length ? { leaveAlone } : {}) }, ctx);
+        recordOutcome(o);
+        if (o.status === "applied") log(`applied ${revision}`);
+        if (o.status === "applied" || o.status === "no-changes") st.lastError = undefined;
+        return RESULT_OF[o.status];
+      } catch (err) {
+        if (err instanceof UserError) {
+          journal.setRevision(revision, "invalid", err.message);
+          st.invalid = { revision, message: err.message, locations: locationsOf(err) };
+          st.lastError = `${revision} is invalid: ${err.message}`;
+          log(st.lastError);
+          return "invalid";
+        }
+        if (err instanceof UnsafePlanError) {
+          journal.setRevision(revision, "failed", `refused: ${err.message}`);
+          st.lastError = `${revision} refused: ${err.message}`;
+          log(st.lastError);
+          return "refused";
+        }
+        throw err;
+      }
+    });
 
   /** Drift: plan the good revision against the live host; heal what enforce layers may change. */
   const heal = async (revision: string, dir: string, suspended: boolean): Promise<ReconcileResult> => {
@@ -307,28 +315,25 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const snapshotDir = (revision: string) => path.join(stateDir, "revisions", revision);
 
   /** `tack rollback` through the listener: the same work as the CLI's, between two reconciles. */
-  const manualRollback = async (req: { to?: string; by?: string }): Promise<{ status: number; body: unknown }> => {
-    const started = Date.now();
-    applying = true;
-    try {
-      const r = await rollbackToGoodRevision(ctx, req);
-      recordOutcome(r.outcome);
-      const ok = r.outcome.status === "applied" || r.outcome.status === "no-changes";
-      const error = ok ? undefined : `${r.outcome.error ?? r.outcome.status}${r.outcome.rollbackError ? `; then: ${r.outcome.rollbackError}` : ""}`;
-      if (ok) st.lastError = undefined;
-      log(ok ? `rolled back from ${r.from ?? "nothing"} to ${r.to}${req.by ? ` for ${req.by}` : ""}` : `rollback to ${r.to} failed: ${error}`);
-      finish(started, new Set(["rollback"]), RESULT_OF[r.outcome.status], r.to, error);
-      return { status: ok ? 200 : 500, body: { from: r.from ?? null, to: r.to, status: r.outcome.status, ...(error ? { error } : {}) } };
-    } catch (err) {
-      if (err instanceof UserError) return { status: 400, body: { error: err.message } };
-      log(`rollback failed: ${errorMessage(err)}`);
-      finish(started, new Set(["rollback"]), "error", undefined, errorMessage(err));
-      return { status: 500, body: { error: errorMessage(err) } };
-    } finally {
-      applying = false;
-      appliedAt = Date.now();
-    }
-  };
+  const manualRollback = (req: { to?: string; by?: string }): Promise<{ status: number; body: unknown }> =>
+    whileApplying(async () => {
+      const started = Date.now();
+      try {
+        const r = await rollbackToGoodRevision(ctx, req);
+        recordOutcome(r.outcome);
+        const ok = r.outcome.status === "applied" || r.outcome.status === "no-changes";
+        const error = ok ? undefined : `${r.outcome.error ?? r.outcome.status}${r.outcome.rollbackError ? `; then: ${r.outcome.rollbackError}` : ""}`;
+        if (ok) st.lastError = undefined;
+        log(ok ? `rolled back from ${r.from ?? "nothing"} to ${r.to}${req.by ? ` for ${req.by}` : ""}` : `rollback to ${r.to} failed: ${error}`);
+        finish(started, new Set(["rollback"]), RESULT_OF[r.outcome.status], r.to, error);
+        return { status: ok ? 200 : 500, body: { from: r.from ?? null, to: r.to, status: r.outcome.status, ...(error ? { error } : {}) } };
+      } catch (err) {
+        if (err instanceof UserError) return { status: 400, body: { error: err.message } };
+        log(`rollback failed: ${errorMessage(err)}`);
+        finish(started, new Set(["rollback"]), "error", undefined, errorMessage(err));
+        return { status: 500, body: { error: errorMessage(err) } };
+      }
+    });
   const rollbacks: { req: { to?: string; by?: string }; resolve: (answer: { status: number; body: unknown }) => void }[] = [];
 
   const reconcile = async (reasons: Set<Trigger>): Promise<void> => {
