@@ -1,15 +1,7 @@
-import type { DesiredByKind, ResolvedHost, ResolvedScope } from "../core/resources.js";
+import type { ResolvedHost, ResolvedScope } from "../core/resources.js";
 import type { Runner } from "../core/runner.js";
-import type { GateProbe, KindHandlers, ObservedByKind } from "../kind-handler.js";
+import type { KindHandlers, ObservedByKind } from "../kind-handler.js";
 import { probe, type ProbeResult, type StateProbe } from "./probe.js";
-
-/** The live state probe of one runtime's resources (unit active, container running and healthy), when the kind has one. */
-export function runtimeGateProbe(host: ResolvedHost, handlers: KindHandlers, runtime: "native" | "docker", resources: string[]): GateProbe | undefined {
-  const kind = runtime === "native" ? "systemd.unit" : "compose.service";
-  const handler = handlers[kind];
-  const desired = (host.resources[kind] as DesiredByKind[typeof kind]).filter((d) => resources.includes(d.name));
-  return handler?.gate ? (handler.gate as (d: unknown[]) => GateProbe)(desired) : undefined;
-}
 
 /**
  * One probe per scope with a declared owner, with that owner's health check, so tack_health_up follows the
