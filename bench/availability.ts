@@ -1,5 +1,5 @@
-import { startLoad, unavailability, type LoadSample } from "../test/e2e/http-load.js";
-import { islandflowHost, type IslandflowHost } from "../test/e2e/islandflow-host.js";
+import { startLoad, unavailability, type LoadSample } from "../sandbox/http-load.js";
+import { islandflowHost, type IslandflowHost } from "../sandbox/islandflow-host.js";
 import { writeResult } from "./result-file.js";
 import { round } from "./stats.js";
 

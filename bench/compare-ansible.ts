@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { islandflowHost, type IslandflowHost } from "../test/e2e/islandflow-host.js";
-import { npmBridge, requestFromNpm } from "../test/sandbox/fixtures.js";
-import { sandbox } from "../test/sandbox/sandbox-env.js";
+import { islandflowHost, type IslandflowHost } from "../sandbox/islandflow-host.js";
+import { npmBridge, requestFromNpm } from "../sandbox/fixtures.js";
+import { sandbox } from "../sandbox/sandbox-env.js";
 import { summarize } from "./stats.js";
 
 /**
@@ -40,7 +40,7 @@ function tackTool(h: IslandflowHost): Tool {
     if (owner !== current) await h.setOwners(Object.fromEntries(SCOPES.map((s) => [s, owner])));
     current = owner;
     return timed(async () => {
-      const r = await execa(process.execPath, ["--import", "tsx", path.join(ROOT, "reconciler/cli/main.ts"), "apply", h.repo, "--yes", "--state-dir", h.stateDir], { reject: false, cwd: ROOT });
+      const r = await execa(process.execPath, ["--import", "tsx", path.join(ROOT, "cli/main.ts"), "apply", h.repo, "--yes", "--state-dir", h.stateDir], { reject: false, cwd: ROOT });
       if (r.exitCode !== 0) throw new Error(`tack apply exited ${r.exitCode}: ${r.stderr}\n${r.stdout}`);
       return /no changes/i.test(r.stdout) ? 0 : 1;
     });

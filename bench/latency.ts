@@ -2,9 +2,9 @@ import { createHmac } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import path from "node:path";
 import { simpleGit } from "simple-git";
-import { startDaemon, type RunningDaemon } from "../reconciler/daemon/daemon.js";
-import { islandflowHost } from "../test/e2e/islandflow-host.js";
-import { sandbox } from "../test/sandbox/sandbox-env.js";
+import { startDaemon, type RunningDaemon } from "../agent/daemon.js";
+import { islandflowHost } from "../sandbox/islandflow-host.js";
+import { sandbox } from "../sandbox/sandbox-env.js";
 import { writeResult } from "./result-file.js";
 import { summarize } from "./stats.js";
 

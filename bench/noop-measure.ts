@@ -1,8 +1,8 @@
-import type { CloudflareDriver } from "../edge/cloudflare/cloudflare-driver.js";
-import { ExecaRunner } from "../reconciler/core/runner.js";
-import type { KindHandlers } from "../reconciler/kind-handler.js";
-import { Journal } from "../reconciler/journal.js";
-import { applyRevision, dirRevision, planLive, resolveLive, type ReconcileContext } from "../reconciler/reconcile.js";
+import type { CloudflareDriver } from "../kinds/cloudflare-record/cloudflare-driver.js";
+import { ExecaRunner } from "../core/runner.js";
+import type { KindHandlers } from "../core/kind.js";
+import { Journal } from "../run/journal.js";
+import { applyRevision, dirRevision, planLive, resolveLive, type ReconcileContext } from "../run/reconcile.js";
 import { installSqliteCounter, sqliteCounts, statements } from "./sqlite-counter.js";
 
 /**

@@ -1,12 +1,12 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { ExecaRunner } from "../reconciler/core/runner.js";
-import { Journal } from "../reconciler/journal.js";
-import { applyRevision, type ReconcileContext } from "../reconciler/reconcile.js";
-import { startCloudflareEmulator, type CloudflareEmulator } from "../test/cloudflare-emulator/emulator.js";
-import { islandflowHost } from "../test/e2e/islandflow-host.js";
-import { sandbox } from "../test/sandbox/sandbox-env.js";
+import { ExecaRunner } from "../core/runner.js";
+import { Journal } from "../run/journal.js";
+import { applyRevision, type ReconcileContext } from "../run/reconcile.js";
+import { startCloudflareEmulator, type CloudflareEmulator } from "../sandbox/cloudflare-emulator/emulator.js";
+import { islandflowHost } from "../sandbox/islandflow-host.js";
+import { sandbox } from "../sandbox/sandbox-env.js";
 import { generateRepo, SIZES, writeRepo, type BenchSize } from "./generate-repo.js";
 import type { RunFigures } from "./noop-measure.js";
 import { writeResult } from "./result-file.js";

@@ -9,7 +9,7 @@ import { round } from "./stats.js";
 
 /**
  * `npm run bench [-- --only noop,availability,latency,ansible] [--runs N] [--sizes a,b] [--compare-runs N]`: every benchmark in a sandbox host
- * of its own (test/sandbox/run-in-sandbox.ts tears it down when the benchmark ends), JSON results in
+ * of its own (sandbox/run-in-sandbox.ts tears it down when the benchmark ends), JSON results in
  * bench/results/, tables in bench/README.md. Traffic stays on the sandboxes' loopback and bridges.
  */
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -26,7 +26,7 @@ function arg(name: string): string | undefined {
 async function inSandbox(label: string, script: string, args: string[]): Promise<void> {
   const t0 = performance.now();
   process.stderr.write(`\n== bench ${label}: starting a sandbox host\n`);
-  const r = await execa(process.execPath, ["--import", "tsx", path.join(ROOT, "test/sandbox/run-in-sandbox.ts"), "--", process.execPath, "--import", "tsx", path.join(ROOT, script), ...args], {
+  const r = await execa(process.execPath, ["--import", "tsx", path.join(ROOT, "sandbox/run-in-sandbox.ts"), "--", process.execPath, "--import", "tsx", path.join(ROOT, script), ...args], {
     cwd: ROOT,
     stdout: "inherit",
     stderr: "inherit",

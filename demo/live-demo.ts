@@ -3,13 +3,13 @@ import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promis
 import path from "node:path";
 import Database from "better-sqlite3";
 import { simpleGit } from "simple-git";
-import { ExecaRunner } from "../reconciler/core/runner.js";
-import { startDaemon, type RunningDaemon } from "../reconciler/daemon/daemon.js";
-import type { ReconcileEvent } from "../reconciler/reconcile.js";
-import { runCli } from "../reconciler/cli/program.js";
-import { startCloudflareEmulator } from "../test/cloudflare-emulator/emulator.js";
-import { requestFromNpm } from "../test/sandbox/fixtures.js";
-import { sandbox } from "../test/sandbox/sandbox-env.js";
+import { ExecaRunner } from "../core/runner.js";
+import { startDaemon, type RunningDaemon } from "../agent/daemon.js";
+import type { ReconcileEvent } from "../run/reconcile.js";
+import { runCli } from "../cli/program.js";
+import { startCloudflareEmulator } from "../sandbox/cloudflare-emulator/emulator.js";
+import { requestFromNpm } from "../sandbox/fixtures.js";
+import { sandbox } from "../sandbox/sandbox-env.js";
 
 /**
  * The live demo (`npm run demo`): inside a sandbox host, the islandflow example starts Docker-owned under a real

@@ -1,5 +1,5 @@
-import type { Finding } from "../reconciler/core/findings.js";
-import type { HostFacts, Owner, ResolvedHost } from "../reconciler/core/resources.js";
+import type { Finding } from "../core/findings.js";
+import type { HostFacts, Owner, ResolvedHost } from "../core/resources.js";
 import { loadRepo, selectHost, type LoadedHost } from "./load.js";
 import { resolveHost } from "./resolve.js";
 import { checkHost } from "./semantic.js";

@@ -13,8 +13,8 @@ import type {
   ResolvedScope,
   SystemdScope,
   UfwAction,
-} from "../reconciler/core/resources.js";
-import { SYMBOLIC_BRIDGE_GATEWAY, SYMBOLIC_BRIDGE_SUBNET } from "../reconciler/core/resources.js";
+} from "../core/resources.js";
+import { SYMBOLIC_BRIDGE_GATEWAY, SYMBOLIC_BRIDGE_SUBNET } from "../core/resources.js";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "./durations.js";
 import { MAX_ALIAS_COUNT } from "./load.js";

@@ -1,5 +1,5 @@
 import { parse as parseYaml } from "yaml";
-import type { Finding } from "../reconciler/core/findings.js";
+import type { Finding } from "../core/findings.js";
 import type { LoadedHost, PathSegment } from "./load.js";
 import { formatPath, MAX_ALIAS_COUNT } from "./load.js";
 import { readRepoFile } from "./repo-files.js";

@@ -56,7 +56,7 @@ for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
 const units = unitFiles.filter(match).sort();
 if (units.length) await vitest(["--project", "unit", ...(filters.length ? units : [])], "unit tests", [], totals);
 for (const f of sandboxFiles.filter(match).sort()) {
-  await vitest(["--project", "sandbox", f], `sandbox: ${f}`, ["node", "--import", "tsx", path.join(root, "test/sandbox/run-in-sandbox.ts"), "--"], totals);
+  await vitest(["--project", "sandbox", f], `sandbox: ${f}`, ["node", "--import", "tsx", path.join(root, "sandbox/run-in-sandbox.ts"), "--"], totals);
 }
 if (totals.broken.length) console.log(`\nruns that crashed or failed outside a test:\n  ${totals.broken.join("\n  ")}`);
 console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`);

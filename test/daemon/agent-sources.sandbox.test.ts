@@ -2,11 +2,11 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { simpleGit } from "simple-git";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../../reconciler/cli/program.js";
-import { ExecaRunner } from "../../reconciler/core/runner.js";
-import { startDaemon, type DaemonOptions, type RunningDaemon } from "../../reconciler/daemon/daemon.js";
-import { Journal } from "../../reconciler/journal.js";
-import { sandbox } from "../sandbox/sandbox-env.js";
+import { runCli } from "../../cli/program.js";
+import { ExecaRunner } from "../../core/runner.js";
+import { startDaemon, type DaemonOptions, type RunningDaemon } from "../../agent/daemon.js";
+import { Journal } from "../../run/journal.js";
+import { sandbox } from "../../sandbox/sandbox-env.js";
 import { waitFor } from "./daemon-host.js";
 
 /**
@@ -200,7 +200,7 @@ describe("the agent's sources and guards (UFW only)", () => {
     await waitFor("c3", async () => d.status().appliedRevision === c3, 60_000);
 
     // A real `tack rollback` in another process, while the agent runs: the agent does it (it holds the lock).
-    const cli = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "rollback", "--state-dir", stateDir], { okExitCodes: [0, 1] });
+    const cli = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "cli/main.ts"), "rollback", "--state-dir", stateDir], { okExitCodes: [0, 1] });
     expect(cli.exitCode, cli.stdout + cli.stderr).toBe(0);
     expect(cli.stdout).toContain(`Rolled back from ${c3} to ${c2} (by the agent).`);
     expect(await ufwAdded()).toContain("55002");
@@ -211,7 +211,7 @@ describe("the agent's sources and guards (UFW only)", () => {
     await d.trigger("poll");
     expect(d.status().appliedRevision).toBe(c2);
     // Nothing earlier than what is applied: the agent answers 400 and the CLI says why.
-    const again = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "rollback", "--to", "0000000", "--state-dir", stateDir], { okExitCodes: [0, 1] });
+    const again = await runner.run("node", ["--import", "tsx", path.join(REPO_ROOT, "cli/main.ts"), "rollback", "--to", "0000000", "--state-dir", stateDir], { okExitCodes: [0, 1] });
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toMatch(/no snapshot of 0000000/);
 
@@ -249,7 +249,7 @@ describe("crash recovery at start", () => {
     daemons = [];
     const c2 = await r.commit(yaml([58001, 58002]), "two");
     await r.git.push("origin", "main");
-    const crashed = await execa("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "daemon", "--repo", r.remote, "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
+    const crashed = await execa("node", ["--import", "tsx", path.join(REPO_ROOT, "cli/main.ts"), "daemon", "--repo", r.remote, "--listen", "127.0.0.1:0", "--state-dir", stateDir], {
       reject: false,
       env: { TACK_FAULT_KILL_BEFORE_PHASE: "firewall-open" },
       timeout: 120_000,
@@ -285,7 +285,7 @@ describe("tack daemon as a process", () => {
     await writeFile(path.join(repo, "tack.yaml"), yaml([56001]));
     const secret = path.join(base, "secret");
     await writeFile(secret, "a-webhook-secret-of-some-length\n", { mode: 0o600 });
-    const child = execa("node", ["--import", "tsx", path.join(REPO_ROOT, "reconciler/cli/main.ts"), "daemon", "--repo", repo, "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--webhook-secret-file", secret, "--interval", "1m"], { reject: false });
+    const child = execa("node", ["--import", "tsx", path.join(REPO_ROOT, "cli/main.ts"), "daemon", "--repo", repo, "--listen", "127.0.0.1:0", "--state-dir", stateDir, "--webhook-secret-file", secret, "--interval", "1m"], { reject: false });
     try {
       const out: string[] = [];
       const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };

@@ -2,9 +2,9 @@ import Database from "better-sqlite3";
 import { renameSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningDaemon } from "../../reconciler/daemon/daemon.js";
-import { githubSignature } from "../../reconciler/daemon/webhook-auth.js";
-import type { Journal } from "../../reconciler/journal.js";
+import type { RunningDaemon } from "../../agent/daemon.js";
+import { githubSignature } from "../../agent/webhook-auth.js";
+import type { Journal } from "../../run/journal.js";
 import { daemonHost, waitFor, type DaemonHost } from "./daemon-host.js";
 
 /** Runs of kind apply since a run id: what the agent actually changed on the host. */
@@ -162,7 +162,7 @@ describe("tack daemon on the sandbox host", () => {
   });
 
   it("suspend stops changes, survives a restart, and expires by itself", async () => {
-    const { runCli } = await import("../../reconciler/cli/program.js");
+    const { runCli } = await import("../../cli/program.js");
     const out: string[] = [];
     const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
     expect(await runCli(["suspend", "--for", "20s", "--reason", "hotfix by hand", "--state-dir", h.stateDir], o)).toBe(0);
@@ -213,7 +213,7 @@ describe("tack daemon on the sandbox host", () => {
     await waitFor("the stop requested", async () => stopping !== undefined, 120_000);
     await stopping;
     d = undefined;
-    const { Journal } = await import("../../reconciler/journal.js");
+    const { Journal } = await import("../../run/journal.js");
     const j = new Journal(h.stateDir);
     try {
       expect(j.unfinishedRuns()).toEqual([]);

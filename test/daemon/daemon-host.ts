@@ -1,10 +1,10 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
-import { ExecaRunner } from "../../reconciler/core/runner.js";
-import { startDaemon, type DaemonOptions, type DaemonStatus, type RunningDaemon } from "../../reconciler/daemon/daemon.js";
-import { requestFromNpm } from "../sandbox/fixtures.js";
-import { sandbox } from "../sandbox/sandbox-env.js";
+import { ExecaRunner } from "../../core/runner.js";
+import { startDaemon, type DaemonOptions, type DaemonStatus, type RunningDaemon } from "../../agent/daemon.js";
+import { requestFromNpm } from "../../sandbox/fixtures.js";
+import { sandbox } from "../../sandbox/sandbox-env.js";
 
 /**
  * A small desired-state repo for the agent on the sandbox host: one scope `api` (a native busybox unit, or a

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { LAST_SUCCESS_KEY, startDaemon, type RunningDaemon } from "../../reconciler/daemon/daemon.js";
-import { Journal } from "../../reconciler/journal.js";
+import { LAST_SUCCESS_KEY, startDaemon, type RunningDaemon } from "../../agent/daemon.js";
+import { Journal } from "../../run/journal.js";
 
 /** No host part is needed: the desired state is invalid, so the agent never observes or changes anything. */
 describe("tack_last_success_timestamp_seconds across an agent restart", () => {

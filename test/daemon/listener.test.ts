@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startListener, parseListen, type ListenerHandlers } from "../../reconciler/daemon/listener.js";
-import { makeSuspension } from "../../reconciler/daemon/suspension.js";
-import { githubSignature } from "../../reconciler/daemon/webhook-auth.js";
+import { startListener, parseListen, type ListenerHandlers } from "../../agent/listener.js";
+import { makeSuspension } from "../../agent/suspension.js";
+import { githubSignature } from "../../agent/webhook-auth.js";
 
 const SECRET = "listener-test-secret";
 

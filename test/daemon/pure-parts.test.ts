@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { FlapDetector } from "../../reconciler/daemon/flap-detector.js";
-import { decideRevision, jittered } from "../../reconciler/daemon/revision-policy.js";
-import { SingleFlight } from "../../reconciler/daemon/single-flight.js";
-import { activeSuspension, makeSuspension, readSuspension, writeSuspension } from "../../reconciler/daemon/suspension.js";
-import { githubSignature, verifyWebhook } from "../../reconciler/daemon/webhook-auth.js";
-import type { RevisionRow } from "../../reconciler/journal.js";
+import { FlapDetector } from "../../agent/flap-detector.js";
+import { decideRevision, jittered } from "../../agent/revision-policy.js";
+import { SingleFlight } from "../../agent/single-flight.js";
+import { activeSuspension, makeSuspension, readSuspension, writeSuspension } from "../../agent/suspension.js";
+import { githubSignature, verifyWebhook } from "../../agent/webhook-auth.js";
+import type { RevisionRow } from "../../run/journal.js";
 
 describe("webhook signatures", () => {
   const body = Buffer.from('{"ref":"refs/heads/main"}');

@@ -1,7 +1,7 @@
 import { execa } from "execa";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { sandbox } from "../sandbox/sandbox-env.js";
+import { sandbox } from "../../sandbox/sandbox-env.js";
 
 const TACK = path.resolve(import.meta.dirname, "../../bin/tack.js");
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadDesiredState } from "../../desired-state/index.js";
-import type { Owner, ResolvedHost } from "../../reconciler/core/resources.js";
+import type { Owner, ResolvedHost } from "../../core/resources.js";
 import { edit, tempRepo } from "../helpers/temp-repo.js";
 
 const FACTS = { npmBridgeGateway: "172.18.0.1", npmBridgeSubnet: "172.18.0.0/16" };

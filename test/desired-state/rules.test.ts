@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { loadDesiredState } from "../../desired-state/index.js";
-import { formatFinding } from "../../reconciler/core/findings.js";
+import { formatFinding } from "../../core/findings.js";
 import { tempDir } from "../helpers/temp-repo.js";
 
 const UNIT = "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n";

@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../reconciler/cli/program.js";
+import { runCli } from "../../cli/program.js";
 import { edit, EXAMPLE, tempRepo } from "../helpers/temp-repo.js";
 
 function capture() {

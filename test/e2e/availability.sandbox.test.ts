@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, unavailability } from "./http-load.js";
-import { islandflowHost, type IslandflowHost } from "./islandflow-host.js";
+import { startLoad, unavailability } from "../../sandbox/http-load.js";
+import { islandflowHost, type IslandflowHost } from "../../sandbox/islandflow-host.js";
 
 /** Run-length summary of what the load saw, for failure messages: `12× islandflow api docker, 3× 502, ...`. */
 function runs(samples: { ok: boolean; body?: string; status?: number; error?: string }[]): string {

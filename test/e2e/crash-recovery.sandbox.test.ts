@@ -1,8 +1,8 @@
 import { execa } from "execa";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requestFromNpm } from "../sandbox/fixtures.js";
-import { islandflowHost, type IslandflowHost } from "./islandflow-host.js";
+import { requestFromNpm } from "../../sandbox/fixtures.js";
+import { islandflowHost, type IslandflowHost } from "../../sandbox/islandflow-host.js";
 
 const TACK = path.resolve(import.meta.dirname, "../../bin/tack.js");
 

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../reconciler/cli/program.js";
-import { requestFromNpm, npmBridge } from "../sandbox/fixtures.js";
-import { islandflowHost, type IslandflowHost } from "./islandflow-host.js";
+import { runCli } from "../../cli/program.js";
+import { requestFromNpm, npmBridge } from "../../sandbox/fixtures.js";
+import { islandflowHost, type IslandflowHost } from "../../sandbox/islandflow-host.js";
 
 const ALL = ["api", "workers", "ingest-options", "web"] as const;
 const owners = (o: "native" | "docker") => Object.fromEntries(ALL.map((s) => [s, o]));

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { TackMetrics } from "../../reconciler/metrics.js";
+import { TackMetrics } from "../../agent/metrics.js";
 import { dashboardPanels, dashboardQueries, loadDashboard, selectedMetrics } from "./dashboard-queries.js";
 
 const dashboard = loadDashboard();

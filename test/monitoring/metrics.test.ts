@@ -1,7 +1,7 @@
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { RESOURCE_KINDS } from "../../reconciler/core/refs.js";
-import { RECONCILE_RESULTS, TackMetrics } from "../../reconciler/metrics.js";
+import { RESOURCE_KINDS } from "../../core/refs.js";
+import { RECONCILE_RESULTS, TackMetrics } from "../../agent/metrics.js";
 
 // The contract (design.md "Metrics"): names, types and label names. Changing one breaks users' dashboards and alerts.
 const CONTRACT: Record<string, { type: string; labels: string[] }> = {

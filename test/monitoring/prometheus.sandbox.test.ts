@@ -3,8 +3,8 @@ import { waitFor } from "../daemon/daemon-host.js";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDaemon, type RunningDaemon } from "../../reconciler/daemon/daemon.js";
-import { sandbox } from "../sandbox/sandbox-env.js";
+import { startDaemon, type RunningDaemon } from "../../agent/daemon.js";
+import { sandbox } from "../../sandbox/sandbox-env.js";
 import { dashboardQueries } from "./dashboard-queries.js";
 import { startPrometheus, type PrometheusServer } from "./prometheus-server.js";
 

@@ -1,7 +1,7 @@
 import { readFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { maskSecretLine } from "../../reconciler/offline-plan.js";
+import { maskSecretLine } from "../../reports/pull-request-plan.js";
 import { prPlan, prRepo, replace } from "./pr-repo.js";
 
 interface PlanJson { [key: string]: unknown; files: { path: string; status: string; diff: string }[] }

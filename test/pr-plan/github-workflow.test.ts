@@ -4,7 +4,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { MARKDOWN_MARKER } from "../../reconciler/render-plan.js";
+import { MARKDOWN_MARKER } from "../../reports/render-plan.js";
 import { tempDir } from "../helpers/temp-repo.js";
 import { prRepo, replace } from "./pr-repo.js";
 

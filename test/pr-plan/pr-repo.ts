@@ -1,7 +1,7 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { runCli } from "../../reconciler/cli/program.js";
+import { runCli } from "../../cli/program.js";
 import { EXAMPLE, tempDir } from "../helpers/temp-repo.js";
 
 /**

@@ -1,0 +1,144 @@
+import { Command, CommanderError, Option } from "commander";
+import { UnsafePlanError, UserError, errorMessage } from "../core/errors.js";
+import { LockHeldError } from "../run/lock.js";
+import { applyCommand, type ApplyOptions } from "./commands/apply.js";
+import { daemonCommand, type DaemonCliOptions } from "./commands/daemon.js";
+import { offlineDemo } from "./commands/demo.js";
+import { planCommand, type PlanOptions } from "./commands/plan.js";
+import { resumeCommand } from "./commands/resume.js";
+import { rollbackCommand, type RollbackOptions } from "./commands/rollback.js";
+import { statusCommand, type StatusOptions } from "./commands/status.js";
+import { suspendCommand, type SuspendOptions } from "./commands/suspend.js";
+import { validateCommand } from "./commands/validate.js";
+import { ExitCode, processOutput, type Output } from "./output.js";
+
+/**
+ * The `tack` command line (contract: design.md "CLI"). Commands are declared here as data; each handler lives in
+ * commands/<name>.ts and writes through an Output so tests can run it in-process. Unknown commands and flags
+ * print usage and exit 1.
+ */
+export function buildProgram(o: Output = processOutput): Command {
+  const program = new Command("tack")
+    .description("GitOps for a Linux host: converge systemd/Compose runtimes, Nginx Proxy Manager, UFW and Cloudflare DNS from git")
+    .version("0.1.0")
+    .showHelpAfterError(true)
+    .configureOutput({ writeOut: (s) => o.out(s.trimEnd()), writeErr: (s) => o.err(s.trimEnd()) })
+    .exitOverride();
+
+  program
+    .command("validate")
+    .description("check a desired-state repo offline: schema, referenced files, cross-references")
+    .argument("[dir]", "desired-state repo", ".")
+    .option("--host <name>", "validate only this Host of a fleet")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .action((dir: string, opts: { host?: string; format: "text" | "json" }) => validateCommand(dir, opts, o));
+
+  program
+    .command("plan")
+    .description("show what tack would change: on this host (default), offline, or between two git revisions (pull requests)")
+    .argument("[dir]", "desired-state repo", ".")
+    .option("--host <name>", "the Host of a fleet to plan")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "markdown", "json"]).default("text"))
+    .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are (1 still means failure)")
+    .option("--offline", "plan against an empty host without observing anything")
+    .option("--repo <path>", "git repo for a pull request plan")
+    .option("--base <rev>", "base revision (what the host runs)")
+    .option("--head <rev>", "head revision (what merging would apply)")
+    .option("--path <dir>", "desired-state directory inside --repo", ".")
+    .option("--out <file>", "save the plan (JSON) for tack apply FILE")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .action((dir: string, opts: PlanOptions) => planCommand(dir, opts, o));
+
+  program
+    .command("apply")
+    .description("converge this host on the desired state, phase by phase, with health gates and automatic rollback")
+    .argument("[target]", "desired-state repo, or a plan saved with tack plan --out", ".")
+    .option("--yes", "do not ask before applying")
+    .option("--host <name>", "the Host of a fleet to apply")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .action((target: string, opts: ApplyOptions) => applyCommand(target, opts, o));
+
+  program
+    .command("demo")
+    .description("tack's main job on the built-in islandflow example: live inside a sandbox host (npm run demo), else the pull request plan of the native cutover")
+    .action(async () => {
+      // Inside the sandbox host (scripts/demo.sh starts it) the demo is live; elsewhere it touches nothing.
+      if (process.env.TACK_SANDBOX === "1") await (await import("../demo/live-demo.js")).liveDemo();
+      else await offlineDemo(o);
+    });
+
+  program
+    .command("daemon")
+    .description("the agent: follow a git branch (or a directory), converge on each revision, heal drift, serve /status and /metrics")
+    .requiredOption("--repo <url>", "git URL or path of the desired-state repo (a plain directory is watched, for development)")
+    .option("--branch <name>", "branch to follow", "main")
+    .option("--path <dir>", "desired-state directory inside the repo", ".")
+    .option("--interval <duration>", "poll interval (jittered ±10%)", "30s")
+    .option("--listen <host:port>", "HTTP listener: /healthz /readyz /status /metrics POST /hooks/git", "127.0.0.1:9469")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--webhook-secret-file <file>", "shared secret for POST /hooks/git (GitHub X-Hub-Signature-256, or X-Tack-Token)")
+    .option("--host <name>", "the Host of a fleet this agent reconciles (default: the machine's hostname)")
+    .option("--allow-rewind", "apply a branch head that does not descend from the applied revision (force-push)")
+    .option("--verify-signatures", "apply only commits that git verify-commit accepts")
+    .option("--allowed-signers <file>", "SSH allowed signers file for --verify-signatures")
+    .option("--gpg-home <dir>", "GNUPGHOME with the trusted keyring for --verify-signatures")
+    .option("--drift-interval <duration>", "override policy.drift.interval")
+    .action((opts: DaemonCliOptions) => daemonCommand(opts, o));
+
+  program
+    .command("status")
+    .description("the agent's state: desired and applied revision, last run, drift, suspension (from the agent, else the state DB)")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
+    .action((opts: StatusOptions) => statusCommand(opts, o));
+
+  program
+    .command("suspend")
+    .description("break-glass: apply nothing until resumed or until --for has passed (observation and metrics go on)")
+    .requiredOption("--for <duration>", "how long, e.g. 2h")
+    .requiredOption("--reason <text>", "why (shown in tack status)")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
+    .action((opts: SuspendOptions) => suspendCommand(opts, o));
+
+  program
+    .command("resume")
+    .description("end a suspension now")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
+    .action((opts: { stateDir?: string; listen?: string }) => resumeCommand(opts, o));
+
+  program
+    .command("rollback")
+    .description("apply an earlier good revision from the state dir (default: the one before the current); through the running agent if one answers")
+    .option("--to <rev>", "the good revision to go back to")
+    .option("--host <name>", "the Host of a fleet")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
+    .action((opts: RollbackOptions) => rollbackCommand(opts, o));
+
+  for (const c of program.commands) c.exitOverride().showHelpAfterError(true);
+  return program;
+}
+
+/** Run the CLI; resolves to the process exit code. */
+export async function runCli(argv: string[], o: Output = processOutput): Promise<number> {
+  const program = buildProgram(o);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors exit 1.
+      return err.exitCode === 0 ? 0 : 1;
+    }
+    if (err instanceof UserError || err instanceof UnsafePlanError || err instanceof LockHeldError) {
+      o.err(`error: ${err.message}`);
+      return 1;
+    }
+    o.err(`error: ${errorMessage(err)}`);
+    return 1;
+  }
+}

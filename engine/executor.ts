@@ -1,0 +1,84 @@
+import type { Change } from "../core/changes.js";
+import { ApplyError, errorMessage, TackError } from "../core/errors.js";
+import type { ResourceRef } from "../core/refs.js";
+import { waitHealthy, HealthTimeoutError, describeCheck } from "./health/wait-healthy.js";
+import type { Runner } from "../core/runner.js";
+import type { GateProbe, KindHandlers } from "../core/kind.js";
+import type { Journal } from "../run/journal.js";
+import type { Gate } from "./plan.js";
+import type { Step } from "./steps.js";
+import type { DesiredByKind, ResolvedHost } from "../core/resources.js";
+
+/**
+ * Runs steps in order, journaling each before and after it runs, so a crash leaves a record of exactly where
+ * it stopped. The first failure stops the run with an ApplyError naming the step and what was applied before it;
+ * rolling back is the caller's decision (run/reconcile.ts).
+ */
+export type ExecEvent =
+  | { type: "step-start"; step: Step; index: number; total: number }
+  | { type: "step-done"; step: Step; index: number; total: number; ms: number; detail?: string }
+  | { type: "step-failed"; step: Step; index: number; total: number; ms: number; error: string };
+
+export interface ExecuteOptions {
+  steps: Step[];
+  host: ResolvedHost;
+  handlers: KindHandlers;
+  journal: Journal;
+  runId: number;
+  runner: Runner;
+  onEvent?: (e: ExecEvent) => void;
+  /** Checked between steps (SIGTERM): the current step finishes, then the run stops as failed. */
+  signal?: AbortSignal;
+  /** Test hook: called after a step is journaled as started, before it runs (crash injection). */
+  beforeStep?: (step: Step, index: number) => void | Promise<void>;
+}
+
+export class AbortedError extends TackError {}
+
+async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
+  const kind = gate.runtime === "native" ? "systemd.unit" : "compose.service";
+  const handler = opts.handlers[kind];
+  const desired = (opts.host.resources[kind] as DesiredByKind[typeof kind]).filter((d) => gate.resources.includes(d.name));
+  const probe = handler?.gate ? (handler.gate as (d: unknown[]) => GateProbe)(desired) : undefined;
+  const evidence = await waitHealthy(gate.check, { runner: opts.runner, ...(probe ? { state: probe.state } : {}) });
+  if (evidence.healthy) return `${describeCheck(gate.check)}: ${evidence.last.detail} after ${evidence.elapsedMs} ms`;
+  const seen = probe ? await probe.evidence().catch((err) => ({ state: [errorMessage(err)], logs: [] as string[] })) : { state: [], logs: [] };
+  throw new HealthTimeoutError(`${gate.scope} on ${gate.runtime} (${describeCheck(gate.check)})`, evidence, seen);
+}
+
+export async function executeSteps(opts: ExecuteOptions): Promise<void> {
+  const applied: ResourceRef[] = [];
+  const total = opts.steps.length;
+  for (const [index, step] of opts.steps.entries()) {
+    if (opts.signal?.aborted) {
+      throw new ApplyError("stopped by a signal before this step", { phase: step.phase, applied, cause: new AbortedError("aborted") });
+    }
+    const refs = step.changes.map((c) => `${c.ref.kind}/${c.ref.name}`);
+    const seq = opts.journal.startStep(opts.runId, {
+      phase: step.phase,
+      description: step.description,
+      refs,
+      ...(step.scope ? { scope: step.scope } : {}),
+    });
+    opts.onEvent?.({ type: "step-start", step, index, total });
+    const started = performance.now();
+    try {
+      await opts.beforeStep?.(step, index);
+      let detail: string | undefined;
+      if (step.gate) detail = await runGate(step.gate, opts);
+      else if (step.kind) {
+        const driver = opts.handlers[step.kind]?.driver;
+        if (!driver) throw new TackError(`no live driver for ${step.kind}`);
+        await (driver.apply as (c: Change[]) => Promise<void>)(step.changes);
+      }
+      opts.journal.finishStep(opts.runId, seq, "done");
+      applied.push(...step.changes.map((c) => c.ref));
+      opts.onEvent?.({ type: "step-done", step, index, total, ms: Math.round(performance.now() - started), ...(detail ? { detail } : {}) });
+    } catch (err) {
+      const message = errorMessage(err);
+      opts.journal.finishStep(opts.runId, seq, "failed", message);
+      opts.onEvent?.({ type: "step-failed", step, index, total, ms: Math.round(performance.now() - started), error: message });
+      throw new ApplyError(message, { phase: step.phase, applied, cause: err, ...(step.changes[0] ? { ref: step.changes[0].ref } : {}) });
+    }
+  }
+}

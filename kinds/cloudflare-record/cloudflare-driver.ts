@@ -1,0 +1,265 @@
+import { readFileSync } from "node:fs";
+import Cloudflare from "cloudflare";
+import type { FieldChange } from "../../core/changes.js";
+import type { Driver } from "../../core/driver.js";
+import { TackError, TransientError, UserError } from "../../core/errors.js";
+import type { Finding } from "../../core/findings.js";
+import type { DesiredDnsRecord, SecretRef } from "../../core/resources.js";
+import {
+  batchOps,
+  chunk,
+  diffRecord,
+  indexRecords,
+  planRecords,
+  type BatchOp,
+  type DnsChange,
+  type DnsPlan,
+  type ObservedDnsRecord,
+} from "./record-plan.js";
+
+/**
+ * All I/O of the Cloudflare DNS driver, through the official SDK. Observes a zone with one list request
+ * (large per_page), applies every change of a plan in `batch` calls (200 operations each), keeps the
+ * token out of every message, and bounds the SDK's 429 retries: a long retry-after fails fast as a
+ * TransientError so the reconciler reschedules the DNS layer instead of sleeping inside a cutover.
+ */
+
+export interface CloudflareDriverOptions {
+  host: string;
+  zone: string;
+  token: SecretRef;
+  /** Defaults to env CLOUDFLARE_BASE_URL, then the SDK's own (api.cloudflare.com). */
+  baseURL?: string;
+  /** Retries of 408/409/5xx, and of 429 whose retry-after is within the cap. */
+  maxRetries?: number;
+  timeoutMs?: number;
+  /** A 429 asking to wait longer than this is not retried (default 10 s). */
+  maxRetryAfterMs?: number;
+  /** DNS is observed no more often than this unless forced (default 5 minutes). */
+  driftIntervalMs?: number;
+  /** Operations per batch call (the Free plan allows 200). */
+  batchSize?: number;
+  /** For tests and embedding: env to read the token from, a clock, and a log sink. */
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+const LIST_PER_PAGE = 5000;
+
+export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
+  if ("env" in ref) {
+    const v = env[ref.env]?.trim();
+    if (!v) throw new UserError(`Cloudflare token: environment variable ${ref.env} is not set`);
+    return v;
+  }
+  let v: string;
+  try {
+    v = readFileSync(ref.file, "utf8").trim();
+  } catch (err) {
+    throw new UserError(`Cloudflare token: cannot read file ${ref.file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  if (!v) throw new UserError(`Cloudflare token: file ${ref.file} is empty`);
+  return v;
+}
+
+export class CloudflareDriver implements Driver<DesiredDnsRecord, ObservedDnsRecord> {
+  readonly kind = "cloudflare.record" as const;
+  // ES private fields: util.inspect and JSON.stringify of the driver never show the token or the client holding it.
+  readonly #client: Cloudflare;
+  readonly #token: string;
+  private readonly now: () => number;
+  private zoneId: string | undefined;
+  private cache: { at: number; records: ObservedDnsRecord[] } | undefined;
+  /** What the last plan found besides changes: conflicts and unmanaged records. */
+  lastPlan: DnsPlan | undefined;
+
+  constructor(private readonly options: CloudflareDriverOptions) {
+    this.#token = resolveSecret(options.token, options.env);
+    this.now = options.now ?? Date.now;
+    const cap = options.maxRetryAfterMs ?? 10_000;
+    const baseFetch = globalThis.fetch;
+    // The SDK honours any retry-after with no upper bound (a real 429 says 300 s): tell it not to retry
+    // a long one (its `x-should-retry` header), and fail fast below with the wait as retryAfterMs.
+    const boundedFetch: typeof fetch = async (input, init) => {
+      const res = await baseFetch(input, init);
+      if (res.status !== 429 || retryAfterMs(res.headers) <= cap) return res;
+      const headers = new Headers(res.headers);
+      headers.set("x-should-retry", "false");
+      return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+    };
+    this.#client = new Cloudflare({
+      apiToken: this.#token,
+      baseURL: options.baseURL ?? options.env?.CLOUDFLARE_BASE_URL ?? process.env.CLOUDFLARE_BASE_URL ?? null,
+      maxRetries: options.maxRetries ?? 2,
+      timeout: options.timeoutMs ?? 30_000,
+      fetch: boundedFetch,
+      logLevel: "warn",
+      logger: this.redactingLogger(),
+    });
+  }
+
+  /** Records of the zone, from the cache when younger than the drift interval, unless forced. */
+  async observe(desired: DesiredDnsRecord[], opts: { force?: boolean } = {}): Promise<Map<string, ObservedDnsRecord>> {
+    const interval = this.options.driftIntervalMs ?? 300_000;
+    if (opts.force || !this.cache || this.now() - this.cache.at >= interval) {
+      const records = await this.listRecords();
+      this.cache = { at: this.now(), records };
+    }
+    return indexRecords(this.cache.records, desired, this.options.host);
+  }
+
+  /** Forget the cached observation (after an apply, or when a webhook says DNS changed). */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  diff(desired: DesiredDnsRecord | undefined, actual: ObservedDnsRecord | undefined): FieldChange[] {
+    return diffRecord(desired, actual);
+  }
+
+  plan(desired: DesiredDnsRecord[], actual: Map<string, ObservedDnsRecord>): DnsChange[] {
+    this.lastPlan = planRecords(desired, actual, this.options.host);
+    return this.lastPlan.changes;
+  }
+
+  /** Conflicts, clashes and invalid records found by the last plan, plus one info finding for unmanaged records. */
+  findings(): Finding[] {
+    const p = this.lastPlan;
+    if (!p) return [];
+    const out = [...p.findings];
+    if (p.unmanaged.length)
+      out.push({
+        id: "dns-unmanaged",
+        severity: "info",
+        message: `${p.unmanaged.length} record(s) in ${this.options.zone} have no tack marker and are left alone: ${p.unmanaged
+          .slice(0, 5)
+          .map((r) => `${r.type} ${r.name}`)
+          .join(", ")}${p.unmanaged.length > 5 ? ", ..." : ""}`,
+      });
+    return out;
+  }
+
+  async apply(changes: DnsChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const zoneId = await this.resolveZone();
+    try {
+      for (const ops of chunk(batchOps(changes), this.options.batchSize ?? 200)) await this.sendBatch(zoneId, ops);
+    } finally {
+      this.invalidate();
+    }
+  }
+
+  private async sendBatch(zoneId: string, ops: BatchOp[]): Promise<void> {
+    const body = { deletes: [] as unknown[], patches: [] as unknown[], posts: [] as unknown[] };
+    for (const op of ops) body[op.kind].push(op.body);
+    const names = ops.map((o) => o.ref.name);
+    await this.call(`apply ${ops.length} change(s) to ${this.options.zone} (${summary(names)})`, () =>
+      this.#client.dns.records.batch({ zone_id: zoneId, ...(body as object) } as Cloudflare.DNS.RecordBatchParams),
+    );
+    this.options.log?.(`cloudflare: applied ${ops.length} change(s) in one batch: ${summary(names)}`);
+  }
+
+  private async resolveZone(): Promise<string> {
+    if (this.zoneId) return this.zoneId;
+    const page = await this.call(`look up zone ${this.options.zone}`, () => this.#client.zones.list({ name: this.options.zone }));
+    const zone = page.result.find((z) => z.name === this.options.zone);
+    if (!zone) throw new UserError(`Cloudflare zone ${this.options.zone} not found (or the token cannot see it)`);
+    this.zoneId = zone.id;
+    return zone.id;
+  }
+
+  /** One request for a zone of up to 5000 records: the SDK's iterator would add an empty last page. */
+  private async listRecords(): Promise<ObservedDnsRecord[]> {
+    const zoneId = await this.resolveZone();
+    const out: ObservedDnsRecord[] = [];
+    for (let page = 1; ; page++) {
+      const res = await this.call(`list records of ${this.options.zone}`, () =>
+        this.#client.dns.records.list({ zone_id: zoneId, per_page: LIST_PER_PAGE, page }),
+      );
+      for (const r of res.result)
+        out.push({
+          id: r.id,
+          type: r.type,
+          name: r.name,
+          content: r.content ?? "",
+          ttl: r.ttl,
+          proxied: r.proxied ?? false,
+          comment: r.comment ?? null,
+        });
+      const pages = (res.result_info as { total_pages?: number } | undefined)?.total_pages ?? 1;
+      if (page >= pages || res.result.length === 0) break;
+    }
+    return out;
+  }
+
+  /** Runs one SDK call and turns its failure into a tack error whose message names what failed and never the token. */
+  private async call<T>(what: string, fn: () => PromiseLike<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.translate(what, err);
+    }
+  }
+
+  private translate(what: string, err: unknown): Error {
+    const r = (s: string) => this.redact(s);
+    if (err instanceof Cloudflare.APIError) {
+      const apiErrors = (err.errors ?? []) as { code?: number; message?: string }[];
+      const codes = apiErrors.map((e) => e.code);
+      const detail = r(apiErrors.map((e) => `${e.code ?? "?"} ${e.message ?? ""}`.trim()).join("; ") || `HTTP ${err.status ?? "?"}`);
+      if (err.status === 429) {
+        const wait = err.headers ? retryAfterMs(err.headers) : undefined;
+        return new TransientError(`Cloudflare rate limit while trying to ${what}: retry after ${Math.round((wait ?? 0) / 1000)} s`, {
+          retryAfterMs: wait,
+        });
+      }
+      if (err.status === 401 || err.status === 403 || codes.some((c) => c === 9109 || c === 10000 || c === 9106 || c === 6003))
+        return new TackError(`Cloudflare rejected the API token (HTTP ${err.status}: ${detail}) while trying to ${what}`);
+      if (codes.includes(81057) || codes.includes(81058))
+        return new UserError(`Cloudflare: a record with the same type, name and content already exists (${detail}) while trying to ${what}`);
+      if (codes.includes(81053) || codes.includes(81054))
+        return new UserError(`Cloudflare: A/AAAA and CNAME records cannot share a name (${detail}) while trying to ${what}`);
+      if (err.status !== undefined && err.status >= 500)
+        return new TransientError(`Cloudflare server error (HTTP ${err.status}: ${detail}) while trying to ${what}`);
+      return new TackError(`Cloudflare API error (HTTP ${err.status ?? "?"}: ${detail}) while trying to ${what}`);
+    }
+    if (err instanceof Cloudflare.APIConnectionError)
+      return new TransientError(`Cloudflare unreachable while trying to ${what}: ${r(err.message)}`);
+    if (err instanceof TackError) return err;
+    return new TackError(`Cloudflare: ${what} failed: ${r(err instanceof Error ? err.message : String(err))}`);
+  }
+
+  private redact(s: string): string {
+    return this.#token ? s.split(this.#token).join("[redacted]") : s;
+  }
+
+  private redactingLogger() {
+    const sink = this.options.log ?? ((line: string) => process.stderr.write(line + "\n"));
+    const out = (level: string) => (msg: string, ...rest: unknown[]) =>
+      sink(this.redact(`cloudflare sdk ${level}: ${msg}${rest.length ? " " + safeJson(rest) : ""}`));
+    return { error: out("error"), warn: out("warn"), info: out("info"), debug: out("debug") };
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+function summary(names: string[]): string {
+  return names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} more`;
+}
+
+/** retry-after in seconds or as an HTTP date; undefined when absent. */
+function retryAfterMs(headers: Headers): number {
+  const v = headers.get("retry-after-ms") ?? undefined;
+  if (v !== undefined && !Number.isNaN(parseFloat(v))) return parseFloat(v);
+  const s = headers.get("retry-after");
+  if (!s) return 0;
+  const secs = parseFloat(s);
+  return Number.isNaN(secs) ? Math.max(0, Date.parse(s) - Date.now()) : secs * 1000;
+}

@@ -1,0 +1,137 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApplyError } from "../../core/errors.js";
+import { ExecaRunner } from "../../core/runner.js";
+import type { DesiredSystemdUnit } from "../../core/resources.js";
+import { PHASES } from "../../core/changes.js";
+import { sandbox } from "../../sandbox/sandbox-env.js";
+import { busyboxUnit, desiredUnit, httpOk, mutationsSince, writeHealthDir } from "../../sandbox/runtime-fixtures.js";
+import { SystemdDriver } from "./systemd-driver.js";
+import { unitFindings } from "./unit-plan.js";
+
+const host = sandbox({ parts: ["systemd"] });
+const runner = new ExecaRunner();
+const stateDir = join(host.dir, "units-state");
+const driver = new SystemdDriver({ runner, systemdScope: "user", stateDir, startSettleMs: 300 });
+const www = writeHealthDir(join(host.dir, "units-www"), "native ok\n");
+const started: string[] = [];
+
+/** observe → plan → apply per phase; returns the mutating commands it ran. */
+async function converge(desired: DesiredSystemdUnit[]): Promise<string[]> {
+  const mark = runner.history.length;
+  const changes = driver.plan(desired, await driver.observe(desired));
+  for (const phase of PHASES) {
+    const batch = changes.filter((c) => c.phase === phase);
+    if (batch.length) await driver.apply(batch);
+  }
+  return mutationsSince(runner, mark);
+}
+
+async function expectConverged(desired: DesiredSystemdUnit[]): Promise<void> {
+  expect(await converge(desired)).toEqual([]);
+}
+
+beforeAll(() => {
+  expect(driver.unitDir).toBe(join(host.home!, ".config/systemd/user"));
+});
+
+afterAll(async () => {
+  if (started.length) await runner.run("systemctl", ["--user", "stop", ...started], { okExitCodes: [0, 1, 5] });
+});
+
+describe("systemd driver on a real user manager", () => {
+  it("installs and starts a unit, then converges with zero mutations", async () => {
+    const u = desiredUnit("tack-a.service", busyboxUnit({ description: "a", port: 18101, dir: www }));
+    started.push(u.name);
+    const ran = await converge([u]);
+    expect(ran.filter((c) => c.includes("daemon-reload"))).toHaveLength(1);
+    expect(ran).toContain("systemctl --user enable -- tack-a.service");
+    expect(ran).toContain("systemctl --user start -- tack-a.service");
+    expect(await httpOk("http://127.0.0.1:18101/health")).toBe(true);
+    const seen = (await driver.observe([u])).get(u.name)!;
+    expect(seen).toMatchObject({ activeState: "active", unitFileState: "enabled", installedByTack: true });
+    await expectConverged([u]);
+  });
+
+  it("batches verbs: two units, one daemon-reload, one start", async () => {
+    const b = desiredUnit("tack-b.service", busyboxUnit({ description: "b", port: 18102, dir: www }));
+    const c = desiredUnit("tack-c.service", busyboxUnit({ description: "c", port: 18103, dir: www }));
+    started.push(b.name, c.name);
+    const ran = await converge([b, c]);
+    expect(ran.filter((x) => x.includes("daemon-reload"))).toHaveLength(1);
+    expect(ran).toContain("systemctl --user start -- tack-b.service tack-c.service");
+    expect(ran).toContain("systemctl --user enable -- tack-b.service tack-c.service");
+    await expectConverged([b, c]);
+  });
+
+  it("restarts a running unit exactly once when its file changes", async () => {
+    const before = await runner.run("systemctl", ["--user", "show", "-p", "MainPID", "--value", "tack-a.service"]);
+    const u = desiredUnit("tack-a.service", busyboxUnit({ description: "a, second edition", port: 18101, dir: www }));
+    const ran = await converge([u]);
+    expect(ran.filter((c) => c.includes(" restart "))).toEqual(["systemctl --user restart -- tack-a.service"]);
+    expect(ran.filter((c) => c.includes("daemon-reload"))).toHaveLength(1);
+    expect(ran.filter((c) => c.includes(" start "))).toEqual([]);
+    const after = await runner.run("systemctl", ["--user", "show", "-p", "MainPID", "--value", "tack-a.service"]);
+    expect(after.stdout.trim()).not.toBe(before.stdout.trim());
+    expect(await httpOk("http://127.0.0.1:18101/health")).toBe(true);
+    await expectConverged([u]);
+  });
+
+  it("stops and disables (a retired native owner), then converges", async () => {
+    const b = desiredUnit("tack-b.service", busyboxUnit({ description: "b", port: 18102, dir: www }), { active: false, enabled: false });
+    const ran = await converge([b]);
+    expect(ran).toEqual(["systemctl --user stop -- tack-b.service", "systemctl --user disable -- tack-b.service"]);
+    expect(await httpOk("http://127.0.0.1:18102/health")).toBe(false);
+    await expectConverged([b]);
+  });
+
+  it("removes a unit it installed: stopped, disabled, file deleted, one daemon-reload", async () => {
+    const c = desiredUnit("tack-c.service", busyboxUnit({ description: "c", port: 18103, dir: www }), { present: false });
+    const ran = await converge([c]);
+    expect(ran).toEqual([
+      "systemctl --user stop -- tack-c.service",
+      "systemctl --user disable -- tack-c.service",
+      "systemctl --user daemon-reload",
+    ]);
+    expect(existsSync(driver.filePath(c.name))).toBe(false);
+    const seen = (await driver.observe([c])).get(c.name)!;
+    expect(seen).toMatchObject({ loadState: "not-found", activeState: "inactive", installedByTack: false, contentHash: undefined });
+    expect(await driver.inventory.list()).not.toContain("user/tack-c.service");
+    await expectConverged([c]);
+  });
+
+  it("never deletes a unit it did not install, and the plan says so", async () => {
+    const name = "hand-made.service";
+    mkdirSync(driver.unitDir, { recursive: true });
+    writeFileSync(driver.filePath(name), busyboxUnit({ description: "hand", port: 18104, dir: www }));
+    await runner.run("systemctl", ["--user", "daemon-reload"], { mutates: true });
+    const d = desiredUnit(name, "irrelevant", { present: false });
+    const actual = await driver.observe([d]);
+    expect(driver.plan([d], actual)).toEqual([]);
+    expect(unitFindings([d], actual).map((f) => f.message)).toEqual([expect.stringMatching(/hand-made.service was not installed by tack/)]);
+    expect(existsSync(driver.filePath(name))).toBe(true);
+  });
+
+  it("a unit that fails to start: error with its state and log lines", async () => {
+    const u = desiredUnit("tack-fail.service", "[Service]\nExecStart=/bin/sh -c 'echo tack-boom-marker; exit 3'\n\n[Install]\nWantedBy=default.target\n");
+    const err = await converge([u]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    const e = err as ApplyError;
+    expect(e.ref).toEqual({ kind: "systemd.unit", name: "tack-fail.service" });
+    expect(e.message).toMatch(/tack-fail.service is failed\/failed/);
+    expect(e.message).toMatch(/last log lines:/);
+    expect(e.message).toMatch(/status=3|tack-boom-marker/);
+  });
+
+  it("systemd-analyze verify rejects a unit whose binary is missing, before anything changes", async () => {
+    const u = desiredUnit("tack-bad.service", "[Service]\nExecStart=/nonexistent/tack-bin\n");
+    const mark = runner.history.length;
+    const err = await converge([u]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect((err as Error).message).toMatch(/verify rejected unit tack-bad.service/);
+    expect((err as Error).message).toMatch(/nonexistent/);
+    expect(mutationsSince(runner, mark)).toEqual([]);
+    expect(existsSync(driver.filePath(u.name))).toBe(false);
+  });
+});

@@ -1,0 +1,341 @@
+import { constants } from "node:fs";
+import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import type { Change, FieldChange } from "../../core/changes.js";
+import type { Driver } from "../../core/driver.js";
+import { ApplyError, CommandError, errorMessage } from "../../core/errors.js";
+import type { ResourceRef } from "../../core/refs.js";
+import type { DesiredSystemdUnit, SystemdScope } from "../../core/resources.js";
+import type { Runner } from "../../core/runner.js";
+import { inventoryKey, type UnitInventory } from "./unit-inventory.js";
+import {
+  UNIT_KIND,
+  contentHash,
+  diffUnit,
+  isActive,
+  planUnits,
+  unitActions,
+  type ObservedUnit,
+  type UnitPlanOptions,
+} from "./unit-plan.js";
+
+/**
+ * The systemd driver's I/O: one `systemctl show` per observe, unit files written only when their content
+ * differs (verified first), one daemon-reload per apply, one systemctl call per verb.
+ */
+
+export interface SystemdDriverOptions {
+  runner: Runner;
+  systemdScope: SystemdScope;
+  /** Default: user → $XDG_CONFIG_HOME/systemd/user or $HOME/.config/systemd/user; system → /etc/systemd/system. */
+  unitDir?: string;
+  /** Where the JSON inventory lives when no inventory is given. */
+  stateDir?: string;
+  inventory?: UnitInventory;
+  /** How long a started unit gets before tack checks it did not fail at once (Type=simple reports late). */
+  startSettleMs?: number;
+  planOptions?: UnitPlanOptions;
+  env?: NodeJS.ProcessEnv;
+}
+
+const SHOW_PROPS = "Id,LoadState,ActiveState,SubState,UnitFileState,FragmentPath";
+
+export function defaultUnitDir(scope: SystemdScope, env: NodeJS.ProcessEnv = process.env): string {
+  if (scope === "system") return "/etc/systemd/system";
+  const config = env.XDG_CONFIG_HOME || join(env.HOME ?? "/root", ".config");
+  return join(config, "systemd", "user");
+}
+
+/** Parse `systemctl show` output: blank-line separated blocks of Key=value, in argument order. */
+export function parseShow(stdout: string): Record<string, string>[] {
+  return stdout
+    .split(/\n\s*\n/)
+    .map((block) => block.trim())
+    .filter(Boolean)
+    .map((block) => {
+      const props: Record<string, string> = {};
+      for (const line of block.split("\n")) {
+        const eq = line.indexOf("=");
+        if (eq > 0) props[line.slice(0, eq)] = line.slice(eq + 1);
+      }
+      return props;
+    });
+}
+
+/** A unit that did not reach the state asked for, with the evidence. */
+export interface UnitFailure {
+  unit: string;
+  activeState: string;
+  subState: string;
+  logs: string[];
+}
+
+export class SystemdDriver implements Driver<DesiredSystemdUnit, ObservedUnit> {
+  readonly kind = UNIT_KIND;
+  readonly systemdScope: SystemdScope;
+  readonly unitDir: string;
+  readonly inventory: UnitInventory;
+  private readonly runner: Runner;
+  private readonly settleMs: number;
+  private readonly planOptions: UnitPlanOptions;
+  private readonly env: NodeJS.ProcessEnv;
+  private analyzeAvailable: Promise<boolean> | undefined;
+
+  constructor(options: SystemdDriverOptions) {
+    this.runner = options.runner;
+    this.systemdScope = options.systemdScope;
+    this.env = options.env ?? process.env;
+    this.unitDir = options.unitDir ?? defaultUnitDir(options.systemdScope, this.env);
+    if (options.inventory) this.inventory = options.inventory;
+    else if (options.stateDir) this.inventory = new JsonFileUnitInventory(options.stateDir);
+    else throw new Error("SystemdDriver needs an inventory or a stateDir");
+    this.settleMs = options.startSettleMs ?? 500;
+    this.planOptions = options.planOptions ?? {};
+  }
+
+  private scopeArgs(): string[] {
+    return this.systemdScope === "user" ? ["--user"] : [];
+  }
+
+  private systemctl(args: string[], mutates: boolean, okExitCodes?: number[]) {
+    return this.runner.run("systemctl", [...this.scopeArgs(), ...args], { mutates, ...(okExitCodes ? { okExitCodes } : {}) });
+  }
+
+  filePath(unit: string): string {
+    return join(this.unitDir, unit);
+  }
+
+  async observe(desired: DesiredSystemdUnit[]): Promise<Map<string, ObservedUnit>> {
+    const names = this.namesOf(desired);
+    return this.observeNames(names);
+  }
+
+  /** Observe units by name (the handoff and health probes use this too). */
+  async observeNames(names: string[]): Promise<Map<string, ObservedUnit>> {
+    const out = new Map<string, ObservedUnit>();
+    if (names.length === 0) return out;
+    const { stdout } = await this.systemctl(["show", "-p", SHOW_PROPS, "--", ...names], false);
+    const blocks = parseShow(stdout);
+    const owned = await this.inventory.list();
+    for (const [i, name] of names.entries()) {
+      // Blocks come in argument order; Id can differ from the name for an alias.
+      const props = blocks[i] ?? {};
+      const filePath = this.filePath(name);
+      out.set(name, {
+        name,
+        loadState: props.LoadState ?? "not-found",
+        activeState: props.ActiveState ?? "inactive",
+        subState: props.SubState ?? "dead",
+        unitFileState: props.UnitFileState ?? "",
+        fragmentPath: props.FragmentPath ?? "",
+        filePath,
+        contentHash: await readHash(filePath),
+        installedByTack: owned.has(inventoryKey(this.systemdScope, name)),
+      });
+    }
+    return out;
+  }
+
+  private namesOf(desired: DesiredSystemdUnit[]): string[] {
+    for (const d of desired) {
+      if (d.systemdScope !== this.systemdScope) {
+        throw new Error(`unit ${d.name} belongs to the ${d.systemdScope} manager, this driver drives ${this.systemdScope}`);
+      }
+    }
+    return [...new Set(desired.map((d) => d.name))];
+  }
+
+  diff(desired: DesiredSystemdUnit | undefined, actual: ObservedUnit | undefined): FieldChange[] {
+    return diffUnit(desired, actual);
+  }
+
+  plan(desired: DesiredSystemdUnit[], actual: Map<string, ObservedUnit>): Change<DesiredSystemdUnit, ObservedUnit>[] {
+    return planUnits(desired, actual, this.planOptions);
+  }
+
+  async apply(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<void> {
+    if (changes.length === 0) return;
+    const phase = changes[0]!.phase;
+    const applied: ResourceRef[] = [];
+    const plans = changes.map((c) => ({ change: c, name: c.ref.name, act: unitActions(c) }));
+    const names = (pick: (a: ReturnType<typeof unitActions>) => boolean) =>
+      [...new Set(plans.filter((p) => pick(p.act)).map((p) => p.name))];
+    const fail = (message: string, ref: ResourceRef | undefined, cause?: unknown): never => {
+      throw new ApplyError(message, { ref, phase, cause, applied: [...applied] });
+    };
+    const refOf = (name: string): ResourceRef => ({ kind: UNIT_KIND, name });
+    const step = async (verb: string, units: string[], mutates = true) => {
+      if (units.length === 0) return;
+      try {
+        await this.systemctl([verb, "--", ...units], mutates);
+      } catch (err) {
+        const failures = verb === "start" || verb === "restart" ? await this.failures(units) : [];
+        const named = failures.length ? failures : units.map((u) => ({ unit: u, activeState: "?", subState: "?", logs: [] }));
+        fail(`systemctl ${verb} failed: ${describeFailures(named)}`, refOf(named[0]!.unit), err);
+      }
+    };
+
+    // Verify every new file before touching anything (apply time only: the binaries must exist here).
+    const installs = plans.filter((p) => p.act.install);
+    for (const p of installs) {
+      const content = p.change.desired?.file.content;
+      if (content === undefined) fail("no unit file content to install", p.change.ref);
+      try {
+        await this.verify(p.name, content!);
+      } catch (err) {
+        fail(`systemd-analyze verify rejected unit ${p.name}: ${errorMessage(err)}`, p.change.ref, err);
+      }
+    }
+
+    await step("stop", names((a) => a.stop));
+    await step("disable", names((a) => a.disable));
+
+    let filesChanged = false;
+    for (const p of plans.filter((x) => x.act.remove)) {
+      await rm(this.filePath(p.name), { force: true });
+      await this.inventory.remove(inventoryKey(this.systemdScope, p.name));
+      filesChanged = true;
+    }
+    for (const p of installs) {
+      const content = p.change.desired!.file.content;
+      const path = this.filePath(p.name);
+      // Only when it differs: the plan may be stale, and an identical write is not a change.
+      if ((await readHash(path)) !== contentHash(content)) {
+        await mkdir(dirname(path), { recursive: true });
+        const tmp = `${path}.tack-tmp`;
+        await writeFile(tmp, content);
+        await rename(tmp, path);
+        filesChanged = true;
+      }
+      await this.inventory.add(inventoryKey(this.systemdScope, p.name));
+    }
+    if (filesChanged) await this.systemctl(["daemon-reload"], true);
+
+    await step("enable", names((a) => a.enable));
+    const started = names((a) => a.start);
+    const restarted = names((a) => a.restart);
+    await step("start", started);
+    await step("restart", restarted);
+    if (started.length + restarted.length > 0) {
+      if (this.settleMs > 0) await new Promise((r) => setTimeout(r, this.settleMs));
+      const failures = await this.failures([...started, ...restarted]);
+      if (failures.length) fail(`unit failed to start: ${describeFailures(failures)}`, refOf(failures[0]!.unit));
+    }
+    applied.push(...plans.map((p) => p.change.ref));
+  }
+
+  /** Units among `names` that are not running, with their state and last log lines. */
+  async failures(names: string[]): Promise<UnitFailure[]> {
+    const observed = await this.observeNames(names);
+    const out: UnitFailure[] = [];
+    for (const name of names) {
+      const u = observed.get(name);
+      if (u && isActive(u)) continue;
+      out.push({
+        unit: name,
+        activeState: u?.activeState ?? "unknown",
+        subState: u?.subState ?? "unknown",
+        logs: await this.logs(name),
+      });
+    }
+    return out;
+  }
+
+  /** Last log lines of a unit: the journal, or `systemctl status` when the manager has no journald. */
+  async logs(unit: string, lines = 20): Promise<string[]> {
+    try {
+      const args = [...this.scopeArgs(), "-u", unit, "-n", String(lines), "--no-pager", "-o", "short-iso"];
+      const { stdout } = await this.runner.run("journalctl", args, { okExitCodes: [0, 1] });
+      const real = stdout.split("\n").filter((l) => l.trim() && !/^-- (No entries|Journal begins|Logs begin)/.test(l) && !/No journal files/.test(l));
+      if (real.length) return real;
+    } catch {
+      // no journalctl: fall through to status
+    }
+    // status exits 3 for an inactive unit and 4 for an unknown one: still useful output.
+    const { stdout } = await this.systemctl(["status", "-n", String(lines), "--no-pager", "--", unit], false, [0, 1, 2, 3, 4]);
+    return stdout.split("\n").filter((l) => l.trim());
+  }
+
+  private async verify(unit: string, content: string): Promise<void> {
+    this.analyzeAvailable ??= onPath("systemd-analyze", this.env.PATH);
+    if (!(await this.analyzeAvailable)) return;
+    // verify reads the unit type from the file name, so the copy keeps the unit's name.
+    const dir = await mkdtemp(join(tmpdir(), "tack-verify-"));
+    try {
+      const path = join(dir, unit);
+      await writeFile(path, content);
+      await this.runner.run("systemd-analyze", [...this.scopeArgs(), "verify", path], {});
+    } catch (err) {
+      if (err instanceof CommandError) throw new Error(err.stderr.trim() || err.message, { cause: err });
+      throw err;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+export function describeFailures(failures: UnitFailure[]): string {
+  return failures
+    .map((f) => `${f.unit} is ${f.activeState}/${f.subState}${f.logs.length ? `; last log lines:\n    ${f.logs.slice(-10).join("\n    ")}` : ""}`)
+    .join("\n  ");
+}
+
+async function readHash(path: string): Promise<string | undefined> {
+  try {
+    return contentHash(await readFile(path, "utf8"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+async function onPath(bin: string, path: string | undefined): Promise<boolean> {
+  for (const dir of (path ?? "/usr/bin:/bin").split(delimiter)) {
+    try {
+      await access(join(dir, bin), constants.X_OK);
+      return true;
+    } catch {
+      // keep looking
+    }
+  }
+  return false;
+}
+
+/** `<stateDir>/units-inventory.json`: `{ "units": ["user/a.service", ...] }`, written atomically. */
+export class JsonFileUnitInventory implements UnitInventory {
+  readonly path: string;
+  constructor(stateDir: string) {
+    this.path = join(stateDir, "units-inventory.json");
+  }
+
+  async list(): Promise<Set<string>> {
+    try {
+      const parsed = JSON.parse(await readFile(this.path, "utf8")) as { units?: unknown };
+      return new Set(Array.isArray(parsed.units) ? parsed.units.filter((u): u is string => typeof u === "string") : []);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Set();
+      throw err;
+    }
+  }
+
+  async add(key: string): Promise<void> {
+    const units = await this.list();
+    if (units.has(key)) return;
+    units.add(key);
+    await this.write(units);
+  }
+
+  async remove(key: string): Promise<void> {
+    const units = await this.list();
+    if (!units.delete(key)) return;
+    await this.write(units);
+  }
+
+  private async write(units: Set<string>): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.tmp-${process.pid}`;
+    await writeFile(tmp, JSON.stringify({ units: [...units].sort() }, null, 2) + "\n");
+    await rename(tmp, this.path);
+  }
+}

@@ -1,0 +1,310 @@
+import { createHash } from "node:crypto";
+import { cp, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import { loadDesiredState, loadRepo, selectHost } from "../desired-state/index.js";
+import { readNpmBridge } from "../kinds/npm-proxy-host/bridge.js";
+import { ApplyError, errorMessage, UnsafePlanError, UserError } from "../core/errors.js";
+import type { Finding } from "../core/findings.js";
+import { formatRef, RESOURCE_KINDS } from "../core/refs.js";
+import type { HostFacts, Owner, ResolvedHost } from "../core/resources.js";
+import type { Runner } from "../core/runner.js";
+import { executeSteps, type ExecEvent } from "../engine/executor.js";
+import type { Journal } from "./journal.js";
+import type { KindHandler, KindHandlers, ObservedByKind } from "../core/kind.js";
+import type { Plan } from "../engine/plan.js";
+import { blockingFindings } from "../engine/plan.js";
+import { buildPlan, observedOwners } from "../engine/planner.js";
+import { liveHandlers } from "../kinds/index.js";
+import { buildSteps, type Step } from "../engine/steps.js";
+
+/**
+ * One reconcile, top to bottom (Flux's shape): snapshot the revision → load and resolve with live facts →
+ * observe every kind once → plan → guards → apply phase by phase with gates → on failure roll back to the last
+ * good revision → record the outcome. The journal sees every step before and after it runs.
+ */
+export interface ReconcileContext {
+  runner: Runner;
+  stateDir: string;
+  journal: Journal;
+  /** Host name to select in a fleet (default: the lone Host, else the machine's hostname). */
+  host?: string;
+  env?: NodeJS.ProcessEnv;
+  onEvent?: (e: ReconcileEvent) => void;
+  signal?: AbortSignal;
+  /** Test hook for crash injection: runs after a step is journaled as started. */
+  beforeStep?: (step: Step, index: number) => void | Promise<void>;
+}
+
+export type ReconcileEvent =
+  | { type: "plan"; plan: Plan; host: ResolvedHost; purpose: "apply" | "rollback" | "recovery" }
+  | { type: "exec"; event: ExecEvent; purpose: "apply" | "rollback" | "recovery" }
+  | { type: "rollback-start"; target: string; reason: string }
+  | { type: "log"; message: string };
+
+export interface LivePlan {
+  plan: Plan;
+  resolved: ResolvedHost;
+  handlers: KindHandlers;
+  observed: ObservedByKind;
+}
+
+const SNAPSHOTS_KEPT = 10;
+const MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024;
+
+/** Only the machine knows these: the NPM bridge (gateway for native upstreams, subnet for UFW). */
+export async function gatherFacts(dir: string, ctx: Pick<ReconcileContext, "runner" | "host">): Promise<HostFacts> {
+  const repo = await loadRepo(dir);
+  const selected = selectHost(repo, ctx.host ?? defaultHostName(repo.hosts.map((h) => h.doc.metadata.name)));
+  const facts: HostFacts = { hostname: hostname() };
+  if (!("doc" in selected)) return facts;
+  const npm = selected.doc.edge?.npm;
+  if (npm) {
+    const bridge = await readNpmBridge(ctx.runner, npm.network);
+    facts.npmBridgeGateway = bridge.gateway;
+    facts.npmBridgeSubnet = bridge.subnet;
+  }
+  return facts;
+}
+
+/** A lone Host is selected; in a fleet, the one named like this machine (the agent's `--host` default). */
+export function defaultHostName(names: string[]): string | undefined {
+  if (names.length <= 1) return undefined;
+  const me = hostname();
+  return names.includes(me) ? me : undefined;
+}
+
+export async function resolveLive(dir: string, ctx: ReconcileContext, owners?: Record<string, Owner>): Promise<ResolvedHost> {
+  const facts = await gatherFacts(dir, ctx);
+  const host = ctx.host ?? defaultHostName((await loadRepo(dir)).hosts.map((h) => h.doc.metadata.name));
+  const r = await loadDesiredState(dir, { facts, ...(host ? { host } : {}), ...(owners ? { owners } : {}) });
+  if (!r.resolved) throw new UserError(`the desired state in ${dir} is invalid`, r.findings);
+  return r.resolved;
+}
+
+export async function observeAll(resolved: ResolvedHost, handlers: KindHandlers): Promise<ObservedByKind> {
+  const observed: ObservedByKind = {};
+  // Every kind is observed once, in parallel: one batched call (or a fixed handful) per kind.
+  await Promise.all(
+    RESOURCE_KINDS.map(async (kind) => {
+      const h = handlers[kind] as KindHandler<unknown, unknown> | undefined;
+      const desired = resolved.resources[kind] as unknown[];
+      if (!h?.driver) return;
+      if (desired.length === 0 && kind !== "ufw.rule" && kind !== "cloudflare.record" && kind !== "npm.proxyHost") return;
+      observed[kind] = await h.driver.observe(desired);
+    }),
+  );
+  return observed;
+}
+
+export async function planLive(resolved: ResolvedHost, revision: string, ctx: ReconcileContext): Promise<LivePlan> {
+  const handlers = liveHandlers(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, ...(ctx.env ? { env: ctx.env } : {}) });
+  const observed = await observeAll(resolved, handlers);
+  const plan = buildPlan({ host: resolved, revision, observedAt: new Date().toISOString(), observed, handlers, offline: false });
+  return { plan, resolved, handlers, observed };
+}
+
+/** Content hash of a desired-state directory: the revision of a plain directory (git gives commits instead). */
+export async function dirRevision(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  let total = 0;
+  const walk = async (rel: string): Promise<void> => {
+    const entries = (await readdir(path.join(dir, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      if (e.name === ".git") continue;
+      const p = path.join(rel, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const st = await stat(path.join(dir, p));
+        total += st.size;
+        if (total > MAX_SNAPSHOT_BYTES) throw new UserError(`the desired-state directory ${dir} is over ${MAX_SNAPSHOT_BYTES} bytes`);
+        h.update(p + "\0").update(await readFile(path.join(dir, p))).update("\0");
+      } else if (e.isSymbolicLink()) h.update(p + "\0symlink\0");
+    }
+  };
+  await walk(".");
+  return "dir-" + h.digest("hex").slice(0, 12);
+}
+
+/**
+ * Keep a copy of every applied revision in the state dir: rollback needs the last good revision's compose
+ * files and unit files even after the repo moved on. Symlinks are copied as links; confinement still applies.
+ */
+export async function snapshotRevision(dir: string, revision: string, stateDir: string): Promise<string> {
+  const root = path.join(stateDir, "revisions");
+  const dest = path.join(root, revision);
+  const exists = await stat(dest).catch(() => undefined);
+  if (!exists) {
+    await mkdir(root, { recursive: true });
+    const tmp = `${dest}.tmp-${process.pid}`;
+    await rm(tmp, { recursive: true, force: true });
+    await cp(dir, tmp, { recursive: true, verbatimSymlinks: true, filter: (src) => path.basename(src) !== ".git" });
+    await (await import("node:fs/promises")).rename(tmp, dest);
+  }
+  return dest;
+}
+
+export async function pruneSnapshots(stateDir: string, keep: Set<string>): Promise<void> {
+  const root = path.join(stateDir, "revisions");
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const withTimes = await Promise.all(entries.filter((e) => e.isDirectory()).map(async (e) => ({ name: e.name, t: (await stat(path.join(root, e.name))).mtimeMs })));
+  withTimes.sort((a, b) => b.t - a.t);
+  for (const e of withTimes.slice(SNAPSHOTS_KEPT)) if (!keep.has(e.name)) await rm(path.join(root, e.name), { recursive: true, force: true });
+}
+
+export interface ApplyOutcome {
+  status: "no-changes" | "applied" | "rolled-back" | "rollback-failed" | "refused" | "skipped";
+  revision: string;
+  runId?: number;
+  error?: string;
+  plan?: Plan;
+  /** Scope cutovers of this run: scope → from/to, with the result. */
+  cutovers: { scope: string; from: string; to: string; result: "succeeded" | "rolled-back" | "failed" }[];
+  rollbackError?: string;
+}
+
+function emitPlan(ctx: ReconcileContext, lp: LivePlan, purpose: "apply" | "rollback" | "recovery") {
+  ctx.onEvent?.({ type: "plan", plan: lp.plan, host: lp.resolved, purpose });
+}
+
+async function executePlan(lp: LivePlan, runId: number, ctx: ReconcileContext, purpose: "apply" | "rollback" | "recovery"): Promise<void> {
+  await executeSteps({
+    steps: buildSteps(lp.plan, lp.resolved),
+    host: lp.resolved,
+    handlers: lp.handlers,
+    journal: ctx.journal,
+    runId,
+    runner: ctx.runner,
+    onEvent: (event) => ctx.onEvent?.({ type: "exec", event, purpose }),
+    ...(purpose === "apply" && ctx.signal ? { signal: ctx.signal } : {}),
+    ...(purpose === "apply" && ctx.beforeStep ? { beforeStep: ctx.beforeStep } : {}),
+  });
+}
+
+/**
+ * Converge the host back to a known state: the last good revision if there is one, else this revision's
+ * desired state with the scope owners that were observed before the run (a first apply has no good revision).
+ */
+async function rollBack(runId: number, revision: string, ctx: ReconcileContext, preRunOwners: Record<string, Owner> | undefined, failedDir: string): Promise<{ target: string }> {
+  const good = ctx.journal.lastGoodRevision();
+  let target: string;
+  let resolved: ResolvedHost;
+  if (good && good !== revision) {
+    target = good;
+    resolved = await resolveLive(path.join(ctx.stateDir, "revisions", good), ctx);
+  } else {
+    target = `${revision} with the owners it had before (no earlier good revision)`;
+    resolved = await resolveLive(failedDir, ctx, preRunOwners);
+  }
+  ctx.onEvent?.({ type: "rollback-start", target, reason: "a step or gate failed" });
+  const lp = await planLive(resolved, good ?? revision, ctx);
+  emitPlan(ctx, lp, "rollback");
+  await executePlan(lp, runId, ctx, "rollback");
+  return { target };
+}
+
+function ownersOf(lp: LivePlan): Record<string, Owner> {
+  const out: Record<string, Owner> = {};
+  for (const [scope, owner] of observedOwners(lp.resolved, lp.observed, lp.handlers)) {
+    // Both running counts as the desired owner: rollback must not bring back a second owner.
+    const desired = lp.resolved.scopes.find((s) => s.name === scope)?.owner ?? "none";
+    out[scope] = owner === "both" ? desired : owner;
+  }
+  return out;
+}
+
+export interface ApplyRequest {
+  /** Directory holding the desired state of this revision (a checkout, or the user's directory). */
+  dir: string;
+  /** Revision id (a commit); default: a content hash of the directory. */
+  revision?: string;
+  /** Refuse unless the live plan still has this fingerprint (a saved plan). */
+  expectFingerprint?: string;
+  /** Asked after planning, before applying (interactive `tack apply` without --yes). */
+  confirm?: (plan: Plan, host: ResolvedHost) => Promise<boolean>;
+  /** Resources (`kind/name`) whose changes are left out of this run: the agent's flapping resources. */
+  leaveAlone?: string[];
+}
+
+export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): Promise<ApplyOutcome> {
+  const revision = req.revision ?? (await dirRevision(req.dir));
+  const snapshot = await snapshotRevision(req.dir, revision, ctx.stateDir);
+  const resolved = await resolveLive(snapshot, ctx);
+  const lp = await planLive(resolved, revision, ctx);
+  if (req.leaveAlone?.length) {
+    const leave = new Set(req.leaveAlone);
+    lp.plan = { ...lp.plan, changes: lp.plan.changes.filter((c) => !leave.has(formatRef(c.ref))) };
+  }
+  emitPlan(ctx, lp, "apply");
+  const blocking = blockingFindings(lp.plan);
+  if (blocking.length) throw new UnsafePlanError(blocking);
+  if (req.expectFingerprint && req.expectFingerprint !== lp.plan.fingerprint) {
+    throw new UserError(`the saved plan is stale: the host changed since it was made (fingerprint ${req.expectFingerprint}, now ${lp.plan.fingerprint}); make a new plan`);
+  }
+  const applicable = buildSteps(lp.plan, lp.resolved);
+  if (applicable.length === 0) {
+    if (ctx.journal.revision(revision)?.status !== "good") ctx.journal.setRevision(revision, "good", "no changes needed");
+    return { status: "no-changes", revision, plan: lp.plan, cutovers: [] };
+  }
+  if (req.confirm && !(await req.confirm(lp.plan, lp.resolved))) return { status: "skipped", revision, plan: lp.plan, cutovers: [] };
+
+  const runId = ctx.journal.startRun(revision, "apply");
+  const preRunOwners = ownersOf(lp);
+  ctx.journal.set(`run:${runId}:owners`, JSON.stringify(preRunOwners));
+  ctx.journal.set(`run:${runId}:dir`, snapshot);
+  const cutovers = lp.plan.cutovers.map((c) => ({ scope: c.scope, from: c.from, to: c.to }));
+  try {
+    await executePlan(lp, runId, ctx, "apply");
+    ctx.journal.setRevision(revision, "good");
+    ctx.journal.finishRun(runId, "succeeded");
+    await pruneSnapshots(ctx.stateDir, new Set([revision]));
+    return { status: "applied", revision, runId, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "succeeded" as const })) };
+  } catch (err) {
+    const error = errorMessage(err);
+    ctx.journal.setRevision(revision, "failed", error);
+    try {
+      const { target } = await rollBack(runId, revision, ctx, preRunOwners, snapshot);
+      ctx.journal.finishRun(runId, "rolled-back", error, target);
+      return { status: "rolled-back", revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "rolled-back" as const })) };
+    } catch (rbErr) {
+      const rollbackError = errorMessage(rbErr);
+      ctx.journal.finishRun(runId, "rollback-failed", `${error}\nrollback failed: ${rollbackError}`);
+      return { status: "rollback-failed", revision, runId, error, rollbackError, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "failed" as const })) };
+    }
+  }
+}
+
+/**
+ * Crash recovery (design.md Decisions): a run the journal says is still running was cut short. Roll the host
+ * back to the last good state, then report the revision so the caller tries it once more (a crash is not the
+ * revision's fault). Returns the revisions to retry.
+ */
+export async function recoverUnfinished(ctx: ReconcileContext): Promise<{ retry: { revision: string; dir: string }[]; recovered: number[] }> {
+  const retry: { revision: string; dir: string }[] = [];
+  const recovered: number[] = [];
+  for (const run of ctx.journal.unfinishedRuns()) {
+    ctx.onEvent?.({ type: "log", message: `run ${run.id} (${run.revision}) was interrupted: rolling back to the last good state` });
+    ctx.journal.finishRun(run.id, "interrupted", "the process stopped in the middle of this run");
+    const owners = ctx.journal.get(`run:${run.id}:owners`);
+    const dir = ctx.journal.get(`run:${run.id}:dir`) ?? path.join(ctx.stateDir, "revisions", run.revision);
+    const recoveryRun = ctx.journal.startRun(run.revision, "rollback");
+    try {
+      const { target } = await rollBack(recoveryRun, run.revision, ctx, owners ? (JSON.parse(owners) as Record<string, Owner>) : undefined, dir);
+      ctx.journal.finishRun(recoveryRun, "succeeded", undefined, target);
+    } catch (err) {
+      ctx.journal.finishRun(recoveryRun, "failed", errorMessage(err));
+      throw new ApplyError(`recovery of interrupted run ${run.id} failed: ${errorMessage(err)}`, { phase: "preflight", cause: err });
+    }
+    recovered.push(run.id);
+    const key = `retried:${run.revision}`;
+    if (!ctx.journal.get(key)) {
+      ctx.journal.set(key, "1");
+      retry.push({ revision: run.revision, dir });
+    }
+  }
+  return { retry, recovered };
+}
+
+export function describeFindings(findings: Finding[]): string {
+  return findings.map((f) => `${f.severity}: ${f.message}`).join("\n");
+}

@@ -1,0 +1,53 @@
+import { createServer } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ResolvedHost, ResolvedScope } from "../../core/resources.js";
+import { ExecaRunner } from "../../core/runner.js";
+import { probeScopeHealth } from "../../engine/health/scope-health.js";
+import type { KindHandlers } from "../../core/kind.js";
+
+/** Health between cutovers: http checks hit the endpoint, state checks read what the drift check observed. */
+const server = createServer((req, res) => {
+  res.statusCode = req.url === "/health" ? 200 : 503;
+  res.end();
+});
+let base = "";
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const timing = { timeoutMs: 1000, intervalMs: 100 };
+function scope(name: string, owner: ResolvedScope["owner"], native: ResolvedScope["native"], docker?: ResolvedScope["docker"]): ResolvedScope {
+  return { name, owner, handoff: "overlap", after: [], ...(native ? { native } : {}), ...(docker ? { docker } : {}) };
+}
+
+describe("probeScopeHealth", () => {
+  it("probes the declared owner of each scope once; a scope owned by none is left out; state checks spawn nothing", async () => {
+    const host = {
+      scopes: [
+        scope("web", "native", { resources: ["web.service"], systemdScope: "user", health: { type: "http", url: `${base}/health`, ...timing } }),
+        scope("api", "native", { resources: ["api.service"], systemdScope: "user", health: { type: "http", url: `${base}/down`, ...timing } }),
+        scope("worker", "docker", undefined, { resources: ["p/worker"], health: { type: "state", ...timing } }),
+        scope("jobs", "native", { resources: ["jobs.service"], systemdScope: "user", health: { type: "state", ...timing } }),
+        scope("old", "none", { resources: ["old.service"], systemdScope: "user", health: { type: "http", url: `${base}/health`, ...timing } }),
+      ],
+    } as unknown as ResolvedHost;
+    const handlers = {
+      "systemd.unit": { serving: (a: { active: string }) => a.active === "active" },
+      "compose.service": { serving: (a: { running: boolean }) => a.running },
+    } as unknown as KindHandlers;
+    const observed = {
+      "systemd.unit": new Map<string, unknown>([["jobs.service", { active: "failed" }]]),
+      "compose.service": new Map<string, unknown>([["p/worker", { running: true }]]),
+    };
+    const runner = new ExecaRunner();
+    const r = await probeScopeHealth(host, handlers, observed, runner);
+    expect([...r.keys()].sort()).toEqual(["api", "jobs", "web", "worker"]);
+    expect(r.get("web")).toMatchObject({ ok: true, detail: "HTTP 200" });
+    expect(r.get("api")).toMatchObject({ ok: false, detail: expect.stringMatching(/HTTP 503/) });
+    expect(r.get("worker")).toMatchObject({ ok: true, detail: "p/worker serving" });
+    expect(r.get("jobs")).toMatchObject({ ok: false, detail: "jobs.service not serving" });
+    expect(runner.history).toHaveLength(0);
+  });
+});
