@@ -9,7 +9,7 @@ import { formatRef, RESOURCE_KINDS, type ResourceKind } from "../core/refs.js";
 import type { ResolvedHost } from "../core/resources.js";
 import { ExecaRunner, type Runner } from "../core/runner.js";
 import { Journal, type RunRow } from "../run/journal.js";
-import { LAYER_OF } from "../core/layers.js";
+import { layerOf } from "../kinds/index.js";
 import { LockHeldError, StateLock } from "../run/lock.js";
 import { TackMetrics, type ReconcileResult, type ScopeOwnerLabel } from "./metrics.js";
 import type { Plan } from "../engine/plan.js";
@@ -112,7 +112,7 @@ const RESULT_OF: Record<ApplyOutcome["status"], ReconcileResult> = {
 };
 
 function actionable(plan: Plan): Plan["changes"] {
-  return plan.changes.filter((c) => !plan.observeOnly.includes(LAYER_OF[c.ref.kind as ResourceKind]));
+  return plan.changes.filter((c) => !plan.observeOnly.includes(layerOf(c.ref.kind)));
 }
 
 function driftByKind(changes: Plan["changes"]): Partial<Record<ResourceKind, number>> {
@@ -213,7 +213,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       st.appliedRevision = o.revision;
       metrics.setAppliedRevision(o.revision);
       // What is left after a successful apply: the changes of observe-only layers.
-      const left = o.plan ? o.plan.changes.filter((c) => o.plan!.observeOnly.includes(LAYER_OF[c.ref.kind as ResourceKind])) : [];
+      const left = o.plan ? o.plan.changes.filter((c) => o.plan!.observeOnly.includes(layerOf(c.ref.kind))) : [];
       setDrift(left);
       if (lastHost) metrics.setScopeOwners(lastHost.scopes.map((s) => ({ scope: s.name, owner: s.owner })));
     }
@@ -276,9 +276,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const resolved = await resolveLive(dir, ctx);
     lastHost = resolved;
     const lp = await planLive(resolved, revision, ctx);
-    const owners = observedOwners(lp.resolved, lp.observed, lp.handlers);
+    const owners = observedOwners(lp.resolved, lp.observed);
     metrics.setScopeOwners([...owners].map(([scope, owner]) => ({ scope, owner: owner as ScopeOwnerLabel })));
-    const health = await probeScopeHealth(lp.resolved, lp.handlers, lp.observed, runner);
+    const health = await probeScopeHealth(lp.resolved, lp.observed, runner);
     metrics.setHealthOfScopes(new Map([...health].map(([scope, r]) => [scope, r.ok])));
     st.health = Object.fromEntries([...health].map(([scope, r]) => [scope, { ok: r.ok, detail: r.detail, at: r.at }]));
     setDrift(lp.plan.changes);

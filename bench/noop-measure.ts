@@ -1,6 +1,5 @@
-import type { CloudflareDriver } from "../kinds/cloudflare-record/cloudflare-driver.js";
 import { ExecaRunner } from "../core/runner.js";
-import type { KindHandlers } from "../core/kind.js";
+import type { DriversByKind } from "../core/kind.js";
 import { Journal } from "../run/journal.js";
 import { applyRevision, dirRevision, planLive, resolveLive, type ReconcileContext } from "../run/reconcile.js";
 import { installSqliteCounter, sqliteCounts, statements } from "./sqlite-counter.js";
@@ -53,17 +52,17 @@ async function measure(kind: RunFigures["kind"], fn: () => Promise<{ changes: nu
   out.push({ kind, start, end, ms, processes: runner.history.length - h0, mutating: runner.mutations().length - m0, sqlite: statements(sqliteCounts()) - s0, commands, ...r });
 }
 
-let lastHandlers: KindHandlers | undefined;
+let lastDrivers: DriversByKind | undefined;
 const plan = async () => {
   const resolved = await resolveLive(repo, ctx);
   const lp = await planLive(resolved, await dirRevision(repo), ctx);
-  lastHandlers = lp.handlers;
+  lastDrivers = lp.drivers;
   return { changes: lp.plan.changes.length };
 };
 // The agent observes Cloudflare once per `dns.cloudflare.pollInterval` (its driver and cache outlive a reconcile):
 // these runs make the DNS observation due first, as a drift check does once the interval has passed.
 const planDnsDue = async () => {
-  (lastHandlers?.["cloudflare.record"]?.driver as CloudflareDriver | undefined)?.invalidate();
+  lastDrivers?.["cloudflare.record"]?.invalidate?.();
   return plan();
 };
 const apply = async () => {

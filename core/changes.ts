@@ -1,4 +1,5 @@
 import type { ResourceRef } from "./refs.js";
+import type { DesiredResource } from "./resources.js";
 
 /**
  * The phases of a cutover, in the order they run (design.md "A cutover, in order").
@@ -46,6 +47,9 @@ export interface Change<Desired = unknown, Actual = unknown> {
   /** The app scope this change belongs to, when it belongs to one. */
   scope?: string;
 }
+
+/** A change as the engine holds it, of any kind: what a kind's plan made, to be handed back to that kind's driver. */
+export type PlannedChange = Change<DesiredResource, unknown>;
 
 const RISK_ORDER: Record<Risk, number> = { safe: 0, disruptive: 1, destructive: 2 };
 

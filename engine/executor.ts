@@ -1,13 +1,12 @@
-import type { Change } from "../core/changes.js";
 import { ApplyError, errorMessage, TackError } from "../core/errors.js";
 import type { ResourceRef } from "../core/refs.js";
 import { waitHealthy, HealthTimeoutError, describeCheck } from "./health/wait-healthy.js";
 import type { Runner } from "../core/runner.js";
-import type { GateProbe, KindHandlers } from "../core/kind.js";
-import type { Journal } from "../run/journal.js";
+import type { DriversByKind } from "../core/kind.js";
+import type { ResolvedHost } from "../core/resources.js";
+import { runtimeKind } from "../kinds/index.js";
 import type { Gate } from "./plan.js";
 import type { Step } from "./steps.js";
-import type { DesiredByKind, ResolvedHost } from "../core/resources.js";
 
 /**
  * Runs steps in order, journaling each before and after it runs, so a crash leaves a record of exactly where
@@ -19,11 +18,18 @@ export type ExecEvent =
   | { type: "step-done"; step: Step; index: number; total: number; ms: number; detail?: string }
   | { type: "step-failed"; step: Step; index: number; total: number; ms: number; error: string };
 
+/** Where each step is recorded before and after it runs (the run's journal, run/journal.ts). */
+export interface StepRecorder {
+  startStep(runId: number, step: { phase: string; scope?: string; description: string; refs: string[] }): number;
+  finishStep(runId: number, seq: number, status: "done" | "failed", error?: string): void;
+}
+
 export interface ExecuteOptions {
   steps: Step[];
   host: ResolvedHost;
-  handlers: KindHandlers;
-  journal: Journal;
+  /** The live drivers of the kinds the host manages (engine/observe.ts). */
+  drivers: DriversByKind;
+  journal: StepRecorder;
   runId: number;
   runner: Runner;
   onEvent?: (e: ExecEvent) => void;
@@ -36,10 +42,9 @@ export interface ExecuteOptions {
 export class AbortedError extends TackError {}
 
 async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
-  const kind = gate.runtime === "native" ? "systemd.unit" : "compose.service";
-  const handler = opts.handlers[kind];
-  const desired = (opts.host.resources[kind] as DesiredByKind[typeof kind]).filter((d) => gate.resources.includes(d.name));
-  const probe = handler?.gate ? (handler.gate as (d: unknown[]) => GateProbe)(desired) : undefined;
+  const kind = runtimeKind(gate.runtime);
+  const desired = kind.desired(opts.host).filter((d) => gate.resources.includes(d.name));
+  const probe = opts.drivers[kind.kind]?.gate?.(desired);
   const evidence = await waitHealthy(gate.check, { runner: opts.runner, ...(probe ? { state: probe.state } : {}) });
   if (evidence.healthy) return `${describeCheck(gate.check)}: ${evidence.last.detail} after ${evidence.elapsedMs} ms`;
   const seen = probe ? await probe.evidence().catch((err) => ({ state: [errorMessage(err)], logs: [] as string[] })) : { state: [], logs: [] };
@@ -67,9 +72,9 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
       let detail: string | undefined;
       if (step.gate) detail = await runGate(step.gate, opts);
       else if (step.kind) {
-        const driver = opts.handlers[step.kind]?.driver;
+        const driver = opts.drivers[step.kind];
         if (!driver) throw new TackError(`no live driver for ${step.kind}`);
-        await (driver.apply as (c: Change[]) => Promise<void>)(step.changes);
+        await driver.apply(step.changes);
       }
       opts.journal.finishStep(opts.runId, seq, "done");
       applied.push(...step.changes.map((c) => c.ref));

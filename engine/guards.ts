@@ -3,7 +3,7 @@ import type { Finding } from "../core/findings.js";
 import type { ResourceKind } from "../core/refs.js";
 import type { DesiredUfwRule, ResolvedHost } from "../core/resources.js";
 import { SYMBOLIC_BRIDGE_SUBNET } from "../core/resources.js";
-import { LAYER_OF } from "../core/layers.js";
+import { KINDS, layerOf } from "../kinds/index.js";
 import type { ObservedOwner } from "./plan.js";
 
 /**
@@ -17,7 +17,8 @@ export const BLAST_RADIUS_FLOOR = 10;
 export function blastRadius(host: ResolvedHost, changes: Change[], existingOwned: Partial<Record<ResourceKind, number>>): Finding[] {
   const out: Finding[] = [];
   if (host.policy.allowLargeChanges) return out;
-  for (const kind of ["npm.proxyHost", "ufw.rule", "cloudflare.record"] as const) {
+  // Runtime owner changes never count: they are the point of a cutover PR (design.md Decisions).
+  for (const { kind } of KINDS.filter((k) => k.layer !== "runtime")) {
     const existing = existingOwned[kind] ?? 0;
     if (existing < BLAST_RADIUS_FLOOR) continue;
     // Only updates and deletes of resources that exist already; one resource counts once.
@@ -27,7 +28,7 @@ export function blastRadius(host: ResolvedHost, changes: Change[], existingOwned
       out.push({
         id: "blast-radius",
         severity: "error",
-        message: `${LAYER_OF[kind]} layer: ${touched.size} of ${existing} existing ${kind} resources would be updated or deleted (${percent.toFixed(0)}% > maxChangePercent ${host.policy.maxChangePercent}%); set policy.safety.allowLargeChanges: true for this revision if intended`,
+        message: `${layerOf(kind)} layer: ${touched.size} of ${existing} existing ${kind} resources would be updated or deleted (${percent.toFixed(0)}% > maxChangePercent ${host.policy.maxChangePercent}%); set policy.safety.allowLargeChanges: true for this revision if intended`,
         path: "policy.safety.maxChangePercent",
       });
     }
@@ -35,7 +36,7 @@ export function blastRadius(host: ResolvedHost, changes: Change[], existingOwned
   return out;
 }
 
-function portInRule(rule: DesiredUfwRule, port: number): boolean {
+function portInRule(rule: Pick<DesiredUfwRule, "port">, port: number): boolean {
   if (rule.port === undefined) return true;
   const [lo, hi] = rule.port.split(":").map(Number);
   return hi === undefined ? lo === port : lo! <= port && port <= hi;
@@ -59,24 +60,31 @@ export function cidrContains(outer: string, inner: string): boolean {
   return ((o & mask) >>> 0) === ((i & mask) >>> 0);
 }
 
+/**
+ * Does this UFW rule let NPM's bridge reach `port` on the host? (allow, in, tcp or any protocol, the port in its
+ * range or no port, from anywhere, from the bridge subnet, or from a CIDR that contains it). The plan's guard and
+ * the cutover summary of a pull request plan both ask this one question.
+ */
+export function letsBridgeReach(r: Pick<DesiredUfwRule, "action" | "direction" | "proto" | "port" | "from">, port: number, host: ResolvedHost): boolean {
+  const bridge = host.facts.npmBridgeSubnet ?? SYMBOLIC_BRIDGE_SUBNET;
+  return (
+    r.action === "allow" &&
+    r.direction === "in" &&
+    (r.proto === "tcp" || r.proto === "any") &&
+    portInRule(r, port) &&
+    (r.from === "any" || r.from === bridge || cidrContains(r.from, bridge))
+  );
+}
+
 /** The reference's outage: NPM's bridge could reach 3000 but not 4000. */
 export function edgePathToNativePorts(host: ResolvedHost): Finding[] {
   const out: Finding[] = [];
   if (!host.npm || !host.ufw) return out; // tack does not manage UFW here: nothing to check against
-  const bridge = host.facts.npmBridgeSubnet ?? SYMBOLIC_BRIDGE_SUBNET;
   for (const ph of host.resources["npm.proxyHost"]) {
     const scope = host.scopes.find((s) => s.name === ph.scope);
     if (scope?.owner !== "native" || scope.native?.port === undefined) continue;
     const port = scope.native.port;
-    const allowed = host.resources["ufw.rule"].some(
-      (r) =>
-        r.action === "allow" &&
-        r.direction === "in" &&
-        (r.proto === "tcp" || r.proto === "any") &&
-        portInRule(r, port) &&
-        (r.from === "any" || r.from === bridge || cidrContains(r.from, bridge)),
-    );
-    if (!allowed) {
+    if (!host.resources["ufw.rule"].some((r) => letsBridgeReach(r, port, host))) {
       out.push({
         id: "no-edge-path",
         severity: "error",

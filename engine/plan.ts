@@ -1,4 +1,4 @@
-import type { Change } from "../core/changes.js";
+import type { PlannedChange } from "../core/changes.js";
 import type { Finding } from "../core/findings.js";
 import type { HealthCheck, Owner } from "../core/resources.js";
 
@@ -28,7 +28,7 @@ export interface Plan {
   observedAt: string;
   /** No live host was observed: host-only values are symbolic and apply is impossible. */
   offline: boolean;
-  changes: Change[];
+  changes: PlannedChange[];
   cutovers: ScopeCutover[];
   gates: Gate[];
   findings: Finding[];

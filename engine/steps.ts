@@ -1,8 +1,8 @@
-import type { Change, Phase } from "../core/changes.js";
+import type { Change, Phase, PlannedChange } from "../core/changes.js";
 import type { ResourceKind } from "../core/refs.js";
 import { formatRef } from "../core/refs.js";
 import type { ResolvedHost } from "../core/resources.js";
-import { LAYER_OF } from "../core/layers.js";
+import { KINDS, layerOf } from "../kinds/index.js";
 import type { Gate, Plan } from "./plan.js";
 import { scopeOrder } from "./planner.js";
 
@@ -15,12 +15,13 @@ export interface Step {
   phase: Phase;
   scope?: string;
   kind?: ResourceKind;
-  changes: Change[];
+  changes: PlannedChange[];
   gate?: Gate;
   description: string;
 }
 
-const KIND_ORDER: ResourceKind[] = ["compose.service", "systemd.unit", "npm.proxyHost", "ufw.rule", "cloudflare.record"];
+// Within one phase, kinds run in their table order: compose stops before units start (the kind's `order`).
+const KIND_ORDER: ResourceKind[] = [...KINDS].sort((a, b) => a.order - b.order).map((k) => k.kind);
 
 function describeChanges(phase: Phase, changes: Change[]): string {
   const names = changes.map((c) => `${c.action} ${formatRef(c.ref)}`);
@@ -28,9 +29,9 @@ function describeChanges(phase: Phase, changes: Change[]): string {
 }
 
 export function buildSteps(plan: Plan, host: ResolvedHost): Step[] {
-  const applicable = plan.changes.filter((c) => !plan.observeOnly.includes(LAYER_OF[c.ref.kind]));
+  const applicable = plan.changes.filter((c) => !plan.observeOnly.includes(layerOf(c.ref.kind)));
   const steps: Step[] = [];
-  const add = (phase: Phase, changes: Change[], scope?: string) => {
+  const add = (phase: Phase, changes: PlannedChange[], scope?: string) => {
     for (const kind of KIND_ORDER) {
       const mine = changes.filter((c) => c.ref.kind === kind);
       if (mine.length) steps.push({ phase, kind, changes: mine, description: describeChanges(phase, mine), ...(scope ? { scope } : {}) });

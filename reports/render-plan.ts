@@ -2,14 +2,13 @@ import type { Change, ChangeAction, FieldChange } from "../core/changes.js";
 import { maxRisk, PHASES } from "../core/changes.js";
 import { formatFinding, type Finding } from "../core/findings.js";
 import { formatRef } from "../core/refs.js";
-import type { DesiredProxyHost, DesiredUfwRule, HealthCheck, ResolvedHost } from "../core/resources.js";
-import { SYMBOLIC_BRIDGE_SUBNET } from "../core/resources.js";
-import { LAYER_OF } from "../core/layers.js";
+import type { ResolvedHost } from "../core/resources.js";
+import { layerOf } from "../kinds/index.js";
+import { cutoverSummaries, describeChange, gateText } from "../engine/cutover-summary.js";
 import type { FileDiff, PullRequestPlan } from "./pull-request-plan.js";
 import type { Plan } from "../engine/plan.js";
 import { blockingFindings } from "../engine/plan.js";
-import { scopeOrder } from "../engine/planner.js";
-import { buildSteps, type Step } from "../engine/steps.js";
+import { buildSteps } from "../engine/steps.js";
 
 /**
  * Plans for people (text for a terminal, markdown for a pull request comment) and for tools (JSON, stable:
@@ -93,106 +92,6 @@ export function summaryLine(plan: Plan): string {
 
 /* ---------- cutovers as the agent runs them ---------- */
 
-export interface CutoverSummary {
-  scope: string;
-  from: string;
-  to: string;
-  handoff: "exclusive" | "overlap";
-  /** What happens to this scope, in the order the agent runs it. */
-  steps: string[];
-}
-
-function bridgeName(from: string, host: ResolvedHost): string {
-  return from === SYMBOLIC_BRIDGE_SUBNET || from === host.facts.npmBridgeSubnet ? "npm-bridge" : from;
-}
-
-function ruleText(r: Pick<DesiredUfwRule, "action" | "port" | "from" | "proto">, host: ResolvedHost): string {
-  return `${r.action} ${r.port ?? "all ports"}${r.proto === "any" ? "" : `/${r.proto}`} from ${bridgeName(r.from, host)}`;
-}
-
-function gateText(check: HealthCheck, runtime?: "native" | "docker"): string {
-  if (check.type === "http") return `GET ${check.url}`;
-  if (check.type === "command") return `run ${check.command.join(" ")}`;
-  return runtime === "docker" ? "containers running" : runtime === "native" ? "units active" : "units active / containers running";
-}
-
-function has(c: Change, field: string, to: unknown): boolean {
-  return c.fields.some((f) => f.field === field && f.to === to);
-}
-
-/** One change in a reviewer's words: "stop and remove compose service api", "NPM a.example → host:4000". */
-export function describeChange(c: Change, host: ResolvedHost): string {
-  const name = c.ref.name;
-  switch (c.ref.kind) {
-    case "compose.service": {
-      const svc = `compose service ${name.slice(name.indexOf("/") + 1)}`;
-      if (c.action === "delete") return `stop and remove ${svc}`;
-      if (has(c, "state", "running")) return `start ${svc}`;
-      return `recreate ${svc} (${c.fields.map((f) => f.field).join(", ")})`;
-    }
-    case "systemd.unit": {
-      if (c.action === "delete" || has(c, "present", false)) return `stop, disable and remove ${name}`;
-      const verbs = [
-        has(c, "present", true) || c.fields.some((f) => f.field === "content") ? "install" : "",
-        has(c, "enabled", true) ? "enable" : has(c, "enabled", false) ? "disable" : "",
-        has(c, "active", true) ? "start" : has(c, "active", false) ? "stop" : "",
-      ].filter(Boolean);
-      return verbs.length ? `${verbs.join(verbs.length > 2 ? ", " : " and ").replace(/, ([^,]*)$/, " and $1")} ${name}` : `update ${name}`;
-    }
-    case "npm.proxyHost": {
-      const d = c.desired as DesiredProxyHost | undefined;
-      if (c.action === "delete") return `NPM delete ${name}`;
-      if (d && !d.enabled) return `NPM disable ${name}`;
-      return `NPM ${name} → ${d ? `${d.forwardHost}:${d.forwardPort}` : "?"}`;
-    }
-    case "ufw.rule": {
-      const r = (c.desired ?? c.actual) as DesiredUfwRule | undefined;
-      const text = r ? ruleText(r, host) : name;
-      return c.action === "delete" ? `UFW delete ${text}` : c.action === "create" ? `UFW ${text}` : `UFW update ${text}`;
-    }
-    case "cloudflare.record":
-      return `DNS ${c.action} ${name}`;
-  }
-}
-
-function ruleReaches(r: Pick<DesiredUfwRule, "port" | "from">, port: number, host: ResolvedHost): boolean {
-  if (bridgeName(r.from, host) !== "npm-bridge" || r.port === undefined) return false;
-  const [lo, hi] = r.port.split(":").map(Number);
-  return hi === undefined ? lo === port : lo! <= port && port <= hi;
-}
-
-/** Per cutover, in scope start order: the steps that touch the scope, in the order the executor runs them. */
-export function cutoverSummaries(plan: Plan, host: ResolvedHost, steps: Step[] = buildSteps(plan, host)): CutoverSummary[] {
-  const order = scopeOrder(host);
-  const byScope = new Map(host.scopes.map((s) => [s.name, s]));
-  const cutovers = [...plan.cutovers].sort((a, b) => order.indexOf(a.scope) - order.indexOf(b.scope));
-  return cutovers.map((cut) => {
-    const scope = byScope.get(cut.scope);
-    const port = scope?.native?.port;
-    const mentionsUfw = { value: false };
-    const out: string[] = [];
-    for (const s of steps) {
-      if (s.gate) {
-        if (s.scope === cut.scope) out.push(`gate on ${gateText(s.gate.check, s.gate.runtime)}`);
-        continue;
-      }
-      for (const c of s.changes) {
-        const rule = c.ref.kind === "ufw.rule" ? ((c.desired ?? c.actual) as DesiredUfwRule | undefined) : undefined;
-        const mine = rule ? port !== undefined && ruleReaches(rule, port, host) : c.scope === cut.scope;
-        if (!mine) continue;
-        if (rule) mentionsUfw.value = true;
-        out.push(describeChange(c, host));
-      }
-    }
-    const proxied = host.resources["npm.proxyHost"].some((p) => p.scope === cut.scope && p.enabled);
-    if (cut.to === "native" && proxied && port !== undefined && host.ufw && !mentionsUfw.value) {
-      const path = host.resources["ufw.rule"].find((r) => r.action === "allow" && r.direction === "in" && ruleReaches(r, port, host));
-      out.push(path ? `UFW ${ruleText(path, host)} (already in place)` : `no UFW path from npm-bridge to ${port}`);
-    }
-    return { scope: cut.scope, from: cut.from, to: cut.to, handoff: cut.handoff, steps: out };
-  });
-}
-
 /* ---------- text ---------- */
 
 function header(plan: Plan): string {
@@ -223,7 +122,7 @@ export function renderText(plan: Plan, host: ResolvedHost, files: FileDiff[] = [
     });
     out.push("");
   }
-  const observed = plan.changes.filter((c) => plan.observeOnly.includes(LAYER_OF[c.ref.kind]));
+  const observed = plan.changes.filter((c) => plan.observeOnly.includes(layerOf(c.ref.kind)));
   if (observed.length) out.push(`Not applied (observe mode): ${observed.length} change(s) in ${plan.observeOnly.join(", ")}`, "");
   if (plan.findings.length) {
     out.push("Findings:");
@@ -307,7 +206,7 @@ export function renderMarkdown(plan: Plan, host: ResolvedHost, pr?: PullRequestC
     out.push("");
   }
   out.push(...findingsTable(plan.findings, "Findings"));
-  const observeOnly = plan.changes.filter((c) => plan.observeOnly.includes(LAYER_OF[c.ref.kind]));
+  const observeOnly = plan.changes.filter((c) => plan.observeOnly.includes(layerOf(c.ref.kind)));
   if (steps.length) out.push("#### Steps by phase", "");
   for (const phase of PHASES) {
     const inPhase = steps.filter((s) => s.phase === phase);

@@ -6,16 +6,16 @@ import { loadDesiredState, loadRepo, selectHost } from "../desired-state/index.j
 import { readNpmBridge } from "../kinds/npm-proxy-host/bridge.js";
 import { ApplyError, errorMessage, UnsafePlanError, UserError } from "../core/errors.js";
 import type { Finding } from "../core/findings.js";
-import { formatRef, RESOURCE_KINDS } from "../core/refs.js";
+import { formatRef } from "../core/refs.js";
 import type { HostFacts, Owner, ResolvedHost } from "../core/resources.js";
 import type { Runner } from "../core/runner.js";
 import { executeSteps, type ExecEvent } from "../engine/executor.js";
 import type { Journal } from "./journal.js";
-import type { KindHandler, KindHandlers, ObservedByKind } from "../core/kind.js";
+import type { DriversByKind, ObservedByKind } from "../core/kind.js";
 import type { Plan } from "../engine/plan.js";
 import { blockingFindings } from "../engine/plan.js";
 import { buildPlan, observedOwners } from "../engine/planner.js";
-import { liveHandlers } from "../kinds/index.js";
+import { connectKinds, observeKinds } from "../engine/observe.js";
 import { buildSteps, type Step } from "../engine/steps.js";
 
 /**
@@ -45,7 +45,7 @@ export type ReconcileEvent =
 export interface LivePlan {
   plan: Plan;
   resolved: ResolvedHost;
-  handlers: KindHandlers;
+  drivers: DriversByKind;
   observed: ObservedByKind;
 }
 
@@ -82,26 +82,11 @@ export async function resolveLive(dir: string, ctx: ReconcileContext, owners?: R
   return r.resolved;
 }
 
-export async function observeAll(resolved: ResolvedHost, handlers: KindHandlers): Promise<ObservedByKind> {
-  const observed: ObservedByKind = {};
-  // Every kind is observed once, in parallel: one batched call (or a fixed handful) per kind.
-  await Promise.all(
-    RESOURCE_KINDS.map(async (kind) => {
-      const h = handlers[kind] as KindHandler<unknown, unknown> | undefined;
-      const desired = resolved.resources[kind] as unknown[];
-      if (!h?.driver) return;
-      if (desired.length === 0 && kind !== "ufw.rule" && kind !== "cloudflare.record" && kind !== "npm.proxyHost") return;
-      observed[kind] = await h.driver.observe(desired);
-    }),
-  );
-  return observed;
-}
-
 export async function planLive(resolved: ResolvedHost, revision: string, ctx: ReconcileContext): Promise<LivePlan> {
-  const handlers = liveHandlers(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, ...(ctx.env ? { env: ctx.env } : {}) });
-  const observed = await observeAll(resolved, handlers);
-  const plan = buildPlan({ host: resolved, revision, observedAt: new Date().toISOString(), observed, handlers, offline: false });
-  return { plan, resolved, handlers, observed };
+  const drivers = await connectKinds(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, ...(ctx.env ? { env: ctx.env } : {}) });
+  const observed = await observeKinds(resolved, drivers);
+  const plan = buildPlan({ host: resolved, revision, observedAt: new Date().toISOString(), observed, offline: false });
+  return { plan, resolved, drivers, observed };
 }
 
 /** Content hash of a desired-state directory: the revision of a plain directory (git gives commits instead). */
@@ -171,7 +156,7 @@ async function executePlan(lp: LivePlan, runId: number, ctx: ReconcileContext, p
   await executeSteps({
     steps: buildSteps(lp.plan, lp.resolved),
     host: lp.resolved,
-    handlers: lp.handlers,
+    drivers: lp.drivers,
     journal: ctx.journal,
     runId,
     runner: ctx.runner,
@@ -205,7 +190,7 @@ async function rollBack(runId: number, revision: string, ctx: ReconcileContext, 
 
 function ownersOf(lp: LivePlan): Record<string, Owner> {
   const out: Record<string, Owner> = {};
-  for (const [scope, owner] of observedOwners(lp.resolved, lp.observed, lp.handlers)) {
+  for (const [scope, owner] of observedOwners(lp.resolved, lp.observed)) {
     // Both running counts as the desired owner: rollback must not bring back a second owner.
     const desired = lp.resolved.scopes.find((s) => s.name === scope)?.owner ?? "none";
     out[scope] = owner === "both" ? desired : owner;

@@ -1,6 +1,7 @@
 import type { ResolvedHost, ResolvedScope } from "../../core/resources.js";
 import type { Runner } from "../../core/runner.js";
-import type { KindHandlers, ObservedByKind } from "../../core/kind.js";
+import type { ObservedByKind } from "../../core/kind.js";
+import { runtimeKind } from "../../kinds/index.js";
 import { probe, type ProbeResult, type StateProbe } from "../../core/probe.js";
 
 /**
@@ -11,7 +12,6 @@ import { probe, type ProbeResult, type StateProbe } from "../../core/probe.js";
  */
 export async function probeScopeHealth(
   host: ResolvedHost,
-  handlers: KindHandlers,
   observed: ObservedByKind,
   runner: Runner,
   requestTimeoutMs = 2_000,
@@ -21,7 +21,7 @@ export async function probeScopeHealth(
     owned.map(async (s) => {
       const rt = s[s.owner];
       if (!rt) return undefined;
-      const state = observedState(s.owner === "native" ? "systemd.unit" : "compose.service", rt.resources, handlers, observed);
+      const state = observedState(s.owner, rt.resources, observed);
       const result = await probe(rt.health, { runner, requestTimeoutMs, state });
       return [s.name, result] as const;
     }),
@@ -29,13 +29,13 @@ export async function probeScopeHealth(
   return new Map(results.filter((r): r is readonly [string, ProbeResult] => r !== undefined));
 }
 
-function observedState(kind: "systemd.unit" | "compose.service", names: string[], handlers: KindHandlers, observed: ObservedByKind): StateProbe {
+function observedState(owner: "native" | "docker", names: string[], observed: ObservedByKind): StateProbe {
   return async () => {
-    const seen = observed[kind];
-    const serving = handlers[kind]?.serving as ((a: unknown) => boolean) | undefined;
+    const kind = runtimeKind(owner);
+    const seen = observed[kind.kind]?.resources;
     const down = names.filter((n) => {
       const a = seen?.get(n);
-      return a === undefined || !serving?.(a);
+      return a === undefined || !kind.runtime?.serving(a);
     });
     return down.length ? { ok: false, detail: `${down.join(", ")} not serving` } : { ok: true, detail: `${names.join(", ")} serving` };
   };

@@ -4,9 +4,13 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TackError, TransientError, UserError } from "../../core/errors.js";
-import type { DesiredDnsRecord } from "../../core/resources.js";
+import type { Finding } from "../../core/findings.js";
+import { observedOf } from "../../core/kind.js";
+import type { DesiredDnsRecord, ResolvedHost } from "../../core/resources.js";
 import { startCloudflareEmulator, type CloudflareEmulator } from "../../sandbox/cloudflare-emulator/emulator.js";
 import { CloudflareDriver, type CloudflareDriverOptions } from "./cloudflare-driver.js";
+import { cloudflareRecord } from "./kind.js";
+import type { ObservedDnsRecord } from "./record-plan.js";
 
 const TOKEN = "cf-secret-token-Zq83xY1";
 const ZONE = "example.org";
@@ -49,14 +53,24 @@ function rec(fqdn: string, over: Partial<DesiredDnsRecord> = {}): DesiredDnsReco
   };
 }
 
+// Plans as the engine does: the kind's pure plan over what the driver observed (kinds/cloudflare-record/kind.ts).
+const PLANNED_FOR = { host: HOST, cloudflare: { zone: ZONE } } as unknown as ResolvedHost;
+const lastFindings = new WeakMap<CloudflareDriver, Finding[]>();
+function plan(d: CloudflareDriver, desired: DesiredDnsRecord[], observed: Map<string, ObservedDnsRecord>) {
+  const p = cloudflareRecord.plan(desired, observedOf(observed), PLANNED_FOR);
+  lastFindings.set(d, p.findings);
+  return p.changes;
+}
+const findingsOf = (d: CloudflareDriver): Finding[] => lastFindings.get(d) ?? [];
+
 async function converge(d: CloudflareDriver, desired: DesiredDnsRecord[]) {
-  const changes = d.plan(desired, await d.observe(desired, { force: true }));
+  const changes = plan(d, desired, await d.observe(desired, { force: true }));
   await d.apply(changes);
   return changes;
 }
 
 async function planAgain(d: CloudflareDriver, desired: DesiredDnsRecord[]) {
-  return d.plan(desired, await d.observe(desired, { force: true }));
+  return plan(d, desired, await d.observe(desired, { force: true }));
 }
 
 describe("CloudflareDriver against the API emulator", () => {
@@ -94,7 +108,7 @@ describe("CloudflareDriver against the API emulator", () => {
     cf.log.length = 0;
     expect(await planAgain(d, desired)).toEqual([]);
     expect(cf.log).toHaveLength(1); // zone id cached: one list
-    expect(d.findings().map((f) => f.id)).toEqual(["dns-unmanaged"]);
+    expect(findingsOf(d).map((f) => f.id)).toEqual(["dns-unmanaged"]);
   });
 
   it("deletes only its own records; other hosts' and unmanaged ones stay", async () => {
@@ -166,7 +180,7 @@ describe("CloudflareDriver against the API emulator", () => {
 
     // Planned against the current zone, both are findings instead of API errors.
     await planAgain(d, [...desired, ...clash]);
-    expect(d.findings().map((f) => [f.id, f.ref?.name])).toEqual([
+    expect(findingsOf(d).map((f) => [f.id, f.ref?.name])).toEqual([
       ["dns-conflict", "A dup.example.org"],
       ["dns-clash", "A www.example.org"],
       ["dns-unmanaged", undefined],
@@ -198,7 +212,7 @@ describe("CloudflareDriver against the API emulator", () => {
     cf.seed(ZONE, [{ type: "A", name: "flow", content: "203.0.113.10", proxied: false, comment: "from the UI" }]);
     const d = driver();
     expect(await planAgain(d, [rec("flow.example.org", { proxied: true })])).toEqual([]);
-    expect(d.findings()[0]).toMatchObject({ id: "dns-conflict", severity: "error" });
+    expect(findingsOf(d)[0]).toMatchObject({ id: "dns-conflict", severity: "error" });
     await converge(d, [rec("flow.example.org", { proxied: true, adopt: true })]);
     expect(cf.records(ZONE)[0]).toMatchObject({ proxied: true, comment: "tack:vps-1" });
   });

@@ -1,19 +1,13 @@
 import { readFileSync } from "node:fs";
 import Cloudflare from "cloudflare";
-import type { FieldChange } from "../../core/changes.js";
-import type { Driver } from "../../core/driver.js";
 import { TackError, TransientError, UserError } from "../../core/errors.js";
-import type { Finding } from "../../core/findings.js";
 import type { DesiredDnsRecord, SecretRef } from "../../core/resources.js";
 import {
   batchOps,
   chunk,
-  diffRecord,
   indexRecords,
-  planRecords,
   type BatchOp,
   type DnsChange,
-  type DnsPlan,
   type ObservedDnsRecord,
 } from "./record-plan.js";
 
@@ -63,7 +57,7 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
   return v;
 }
 
-export class CloudflareDriver implements Driver<DesiredDnsRecord, ObservedDnsRecord> {
+export class CloudflareDriver {
   readonly kind = "cloudflare.record" as const;
   // ES private fields: util.inspect and JSON.stringify of the driver never show the token or the client holding it.
   readonly #client: Cloudflare;
@@ -71,8 +65,6 @@ export class CloudflareDriver implements Driver<DesiredDnsRecord, ObservedDnsRec
   private readonly now: () => number;
   private zoneId: string | undefined;
   private cache: { at: number; records: ObservedDnsRecord[] } | undefined;
-  /** What the last plan found besides changes: conflicts and unmanaged records. */
-  lastPlan: DnsPlan | undefined;
 
   constructor(private readonly options: CloudflareDriverOptions) {
     this.#token = resolveSecret(options.token, options.env);
@@ -114,31 +106,6 @@ export class CloudflareDriver implements Driver<DesiredDnsRecord, ObservedDnsRec
     this.cache = undefined;
   }
 
-  diff(desired: DesiredDnsRecord | undefined, actual: ObservedDnsRecord | undefined): FieldChange[] {
-    return diffRecord(desired, actual);
-  }
-
-  plan(desired: DesiredDnsRecord[], actual: Map<string, ObservedDnsRecord>): DnsChange[] {
-    this.lastPlan = planRecords(desired, actual, this.options.host);
-    return this.lastPlan.changes;
-  }
-
-  /** Conflicts, clashes and invalid records found by the last plan, plus one info finding for unmanaged records. */
-  findings(): Finding[] {
-    const p = this.lastPlan;
-    if (!p) return [];
-    const out = [...p.findings];
-    if (p.unmanaged.length)
-      out.push({
-        id: "dns-unmanaged",
-        severity: "info",
-        message: `${p.unmanaged.length} record(s) in ${this.options.zone} have no tack marker and are left alone: ${p.unmanaged
-          .slice(0, 5)
-          .map((r) => `${r.type} ${r.name}`)
-          .join(", ")}${p.unmanaged.length > 5 ? ", ..." : ""}`,
-      });
-    return out;
-  }
 
   async apply(changes: DnsChange[]): Promise<void> {
     if (changes.length === 0) return;

@@ -7,6 +7,7 @@ import { ExecaRunner } from "../../core/runner.js";
 import { sandbox } from "../../sandbox/sandbox-env.js";
 import { desiredService, httpOk, mutationsSince, writeComposeProject } from "../../sandbox/runtime-fixtures.js";
 import { ComposeDriver } from "./compose-driver.js";
+import { planServices } from "./compose-plan.js";
 
 const host = sandbox({ parts: ["docker"] });
 const image = host.busyboxImage!;
@@ -21,7 +22,7 @@ let apiNow = api;
 
 async function converge(desired: DesiredComposeService[], d = driver): Promise<string[]> {
   const mark = runner.history.length;
-  const changes = d.plan(desired, await d.observe(desired));
+  const changes = planServices(desired, await d.observe(desired));
   for (const phase of PHASES) {
     const batch = changes.filter((c) => c.phase === phase);
     if (batch.length) await d.apply(batch);
@@ -68,7 +69,7 @@ describe("compose driver on a real dockerd", () => {
   it("a stopped service is started again", async () => {
     await driver.stop([api]);
     expect(await waitHttp("http://127.0.0.1:18201/health", false)).toBe(true);
-    const plan = driver.plan([api], await driver.observe([api]));
+    const plan = planServices([api], await driver.observe([api]));
     expect(plan.map((c) => `${c.action} ${c.reason}`)).toEqual(["update start"]);
     const ran = await converge([api]);
     expect(ran).toHaveLength(1);
@@ -79,7 +80,7 @@ describe("compose driver on a real dockerd", () => {
   it("recreates a service whose configuration changed (config hash drift), and only that one", async () => {
     const before = (await driver.observe([api])).get(api.name)!.containers[0]!.id;
     writeComposeProject(dir, [{ name: "api", port: 8080, publish: 18201, environment: { EDITION: "2" } }, { name: "web", port: 8080, publish: 18202 }], image);
-    const plan = driver.plan([api, web], await driver.observe([api, web]));
+    const plan = planServices([api, web], await driver.observe([api, web]));
     expect(plan.map((c) => `${c.ref.name} ${c.risk} ${c.fields.map((f) => f.field).join(",")}`)).toEqual(["tackc/api disruptive configHash"]);
     const ran = await converge([api, web]);
     expect(ran).toHaveLength(1);
@@ -171,7 +172,7 @@ describe("compose driver on a real dockerd", () => {
       const truth = (await uncached().observe([svc])).get(svc.name)!.expectedHash;
       expect(seen.get(svc.name)!.expectedHash).toBe(truth);
       expect(truth).not.toBe(before);
-      expect(driver.plan([svc], seen).map((c) => `${c.action} ${c.fields.map((f) => f.field).join(",")}`)).toEqual(["update configHash"]);
+      expect(planServices([svc], seen).map((c) => `${c.action} ${c.fields.map((f) => f.field).join(",")}`)).toEqual(["update configHash"]);
       expect(await converge([svc])).toHaveLength(1);
       const after = (await driver.observe([svc])).get(svc.name)!;
       expect(after.containers[0]!.configHash).toBe(truth);

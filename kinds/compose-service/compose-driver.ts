@@ -1,6 +1,5 @@
 import { parse as parseYaml } from "yaml";
-import type { Change, FieldChange } from "../../core/changes.js";
-import type { Driver } from "../../core/driver.js";
+import type { Change } from "../../core/changes.js";
 import { ApplyError, CommandError, TransientError, UserError } from "../../core/errors.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredComposeService } from "../../core/resources.js";
@@ -8,10 +7,7 @@ import type { Runner, RunResult } from "../../core/runner.js";
 import { configKey, hashKey, sharedOutputCache, type OutputCache } from "./config-cache.js";
 import {
   SERVICE_KIND,
-  diffService,
   parseHealth,
-  planServices,
-  type ComposePlanOptions,
   type ObservedContainer,
   type ObservedService,
 } from "./compose-plan.js";
@@ -32,7 +28,6 @@ export interface ComposeDriverOptions {
   runner: Runner;
   /** Force `docker compose` (v2) or `docker-compose` (v1); detected once per instance otherwise. */
   flavor?: ComposeFlavor;
-  planOptions?: ComposePlanOptions;
   /** Where `config` / `config --hash` outputs are kept (default: the process-wide cache); false: never cached. */
   outputCache?: OutputCache | false;
 }
@@ -61,16 +56,14 @@ function runnerId(runner: Runner): number {
   return id;
 }
 
-export class ComposeDriver implements Driver<DesiredComposeService, ObservedService> {
+export class ComposeDriver {
   readonly kind = SERVICE_KIND;
   private readonly runner: Runner;
-  private readonly planOptions: ComposePlanOptions;
   private flavorPromise: Promise<ComposeFlavor> | undefined;
   private readonly cache: OutputCache | undefined;
 
   constructor(options: ComposeDriverOptions) {
     this.runner = options.runner;
-    this.planOptions = options.planOptions ?? {};
     this.cache = options.outputCache === false ? undefined : (options.outputCache ?? sharedOutputCache);
     if (options.flavor) this.flavorPromise = Promise.resolve(options.flavor);
   }
@@ -233,14 +226,6 @@ export class ComposeDriver implements Driver<DesiredComposeService, ObservedServ
       );
     }
     return err instanceof Error ? err : new Error(String(err));
-  }
-
-  diff(desired: DesiredComposeService | undefined, actual: ObservedService | undefined): FieldChange[] {
-    return diffService(desired, actual);
-  }
-
-  plan(desired: DesiredComposeService[], actual: Map<string, ObservedService>): Change<DesiredComposeService, ObservedService>[] {
-    return planServices(desired, actual, this.planOptions);
   }
 
   async apply(changes: Change<DesiredComposeService, ObservedService>[]): Promise<void> {

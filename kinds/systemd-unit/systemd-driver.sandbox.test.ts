@@ -8,7 +8,7 @@ import { PHASES } from "../../core/changes.js";
 import { sandbox } from "../../sandbox/sandbox-env.js";
 import { busyboxUnit, desiredUnit, httpOk, mutationsSince, writeHealthDir } from "../../sandbox/runtime-fixtures.js";
 import { SystemdDriver } from "./systemd-driver.js";
-import { unitFindings } from "./unit-plan.js";
+import { planUnits, unitFindings } from "./unit-plan.js";
 
 const host = sandbox({ parts: ["systemd"] });
 const runner = new ExecaRunner();
@@ -20,7 +20,7 @@ const started: string[] = [];
 /** observe → plan → apply per phase; returns the mutating commands it ran. */
 async function converge(desired: DesiredSystemdUnit[]): Promise<string[]> {
   const mark = runner.history.length;
-  const changes = driver.plan(desired, await driver.observe(desired));
+  const changes = planUnits(desired, await driver.observe(desired));
   for (const phase of PHASES) {
     const batch = changes.filter((c) => c.phase === phase);
     if (batch.length) await driver.apply(batch);
@@ -108,7 +108,7 @@ describe("systemd driver on a real user manager", () => {
     await runner.run("systemctl", ["--user", "daemon-reload"], { mutates: true });
     const d = desiredUnit(name, "irrelevant", { present: false });
     const actual = await driver.observe([d]);
-    expect(driver.plan([d], actual)).toEqual([]);
+    expect(planUnits([d], actual)).toEqual([]);
     expect(unitFindings([d], actual).map((f) => f.message)).toEqual([expect.stringMatching(/hand-made.service was not installed by tack/)]);
     expect(existsSync(driver.filePath(name))).toBe(true);
   });

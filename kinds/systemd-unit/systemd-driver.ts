@@ -2,8 +2,7 @@ import { constants } from "node:fs";
 import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import type { Change, FieldChange } from "../../core/changes.js";
-import type { Driver } from "../../core/driver.js";
+import type { Change } from "../../core/changes.js";
 import { ApplyError, CommandError, errorMessage } from "../../core/errors.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredSystemdUnit, SystemdScope } from "../../core/resources.js";
@@ -12,12 +11,9 @@ import { inventoryKey, type UnitInventory } from "./unit-inventory.js";
 import {
   UNIT_KIND,
   contentHash,
-  diffUnit,
   isActive,
-  planUnits,
   unitActions,
   type ObservedUnit,
-  type UnitPlanOptions,
 } from "./unit-plan.js";
 
 /**
@@ -35,7 +31,6 @@ export interface SystemdDriverOptions {
   inventory?: UnitInventory;
   /** How long a started unit gets before tack checks it did not fail at once (Type=simple reports late). */
   startSettleMs?: number;
-  planOptions?: UnitPlanOptions;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -71,14 +66,13 @@ export interface UnitFailure {
   logs: string[];
 }
 
-export class SystemdDriver implements Driver<DesiredSystemdUnit, ObservedUnit> {
+export class SystemdDriver {
   readonly kind = UNIT_KIND;
   readonly systemdScope: SystemdScope;
   readonly unitDir: string;
   readonly inventory: UnitInventory;
   private readonly runner: Runner;
   private readonly settleMs: number;
-  private readonly planOptions: UnitPlanOptions;
   private readonly env: NodeJS.ProcessEnv;
   private analyzeAvailable: Promise<boolean> | undefined;
 
@@ -91,7 +85,6 @@ export class SystemdDriver implements Driver<DesiredSystemdUnit, ObservedUnit> {
     else if (options.stateDir) this.inventory = new JsonFileUnitInventory(options.stateDir);
     else throw new Error("SystemdDriver needs an inventory or a stateDir");
     this.settleMs = options.startSettleMs ?? 500;
-    this.planOptions = options.planOptions ?? {};
   }
 
   private scopeArgs(): string[] {
@@ -144,14 +137,6 @@ export class SystemdDriver implements Driver<DesiredSystemdUnit, ObservedUnit> {
       }
     }
     return [...new Set(desired.map((d) => d.name))];
-  }
-
-  diff(desired: DesiredSystemdUnit | undefined, actual: ObservedUnit | undefined): FieldChange[] {
-    return diffUnit(desired, actual);
-  }
-
-  plan(desired: DesiredSystemdUnit[], actual: Map<string, ObservedUnit>): Change<DesiredSystemdUnit, ObservedUnit>[] {
-    return planUnits(desired, actual, this.planOptions);
   }
 
   async apply(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<void> {

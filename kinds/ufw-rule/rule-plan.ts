@@ -14,14 +14,18 @@ export const TACK_PREFIX = "tack:";
 
 export type UfwChange = Change<DesiredUfwRule, UfwRule>;
 
-export interface UfwObservation {
-  rules: UfwRule[];
+/** Facts about UFW and the host that the plan depends on (they are part of the observation and its fingerprint). */
+export interface UfwFacts {
   active: boolean;
   /** Default incoming policy; undefined when unknown (offline), which counts as UFW's default, deny. */
   incoming?: "deny" | "reject" | "allow";
   /** Whether UFW writes IPv6 rules (IPV6=yes in /etc/default/ufw). */
   ipv6: boolean;
   sshPorts: number[];
+}
+
+export interface UfwObservation extends UfwFacts {
+  rules: UfwRule[];
 }
 
 export interface UfwPlan {

@@ -7,10 +7,23 @@ import { SYMBOLIC_BRIDGE_SUBNET, type DesiredUfwRule } from "../../core/resource
 import { ExecaRunner } from "../../core/runner.js";
 import { npmBridge, requestFromContainer, writeHealthDir, type BridgeNetwork } from "../../sandbox/fixtures.js";
 import { sandbox } from "../../sandbox/sandbox-env.js";
-import { parseRuleFiles, positionKey } from "./parse-rules.js";
+import type { Finding } from "../../core/findings.js";
+import type { Observed } from "../../core/kind.js";
+import { parseRuleFiles, positionKey, type UfwRule } from "./parse-rules.js";
+import { planRules, type UfwFacts } from "./rule-plan.js";
 import { UfwDriver } from "./ufw-driver.js";
 
 const PORT = 4000;
+
+// Plans as the engine does: the kind's pure plan over what the driver observed (kinds/ufw-rule/kind.ts).
+const lastFindings = new WeakMap<UfwDriver, Finding[]>();
+const lockoutAllowed = new WeakSet<UfwDriver>();
+function planFor(d: UfwDriver, desired: DesiredUfwRule[], observed: Observed<UfwRule, UfwFacts>) {
+  const p = planRules(desired, { rules: [...observed.resources.values()], ...observed.facts }, { allowSshLockout: lockoutAllowed.has(d) });
+  lastFindings.set(d, p.findings);
+  return p.changes;
+}
+const findingsOf = (d: UfwDriver): Finding[] => lastFindings.get(d) ?? [];
 
 function rule(port: string, from: string, comment: string, over: Partial<DesiredUfwRule> = {}): DesiredUfwRule {
   const base = { action: "allow" as const, direction: "in" as const, proto: "tcp" as const, port, from, to: "any", ...over };
@@ -28,7 +41,7 @@ describe("UFW driver on a real UFW (sandbox)", () => {
   const probe = () => requestFromContainer(host.npmContainer ?? "nginx-proxy-manager", `http://${bridge.gateway}:${PORT}/health`, 2_000);
   const driver = () => new UfwDriver({ runner: run });
   const converge = async (d: UfwDriver, desired: DesiredUfwRule[]) => {
-    const changes = d.plan(desired, await d.observe(desired));
+    const changes = planFor(d, desired, await d.observe());
     await d.apply(changes);
     return changes;
   };
@@ -71,7 +84,7 @@ describe("UFW driver on a real UFW (sandbox)", () => {
       ["create", "allow in tcp 22 from any to any"],
       ["create", `allow in tcp 4000 from ${bridge.subnet} to any`],
     ]);
-    expect(d.findings().map((f) => f.id)).toEqual(["ufw-unmanaged"]);
+    expect(findingsOf(d).map((f) => f.id)).toEqual(["ufw-unmanaged"]);
 
     const after = await probe();
     expect(after).toMatchObject({ ok: true, status: 200, body: "native-api\n" });
@@ -80,7 +93,7 @@ describe("UFW driver on a real UFW (sandbox)", () => {
 
     const mutationsBefore = run.mutations().length;
     const again = driver();
-    const second = again.plan([ssh, edge], await again.observe([ssh, edge]));
+    const second = planFor(again, [ssh, edge], await again.observe());
     expect(second).toEqual([]);
     await again.apply(second);
     expect(run.mutations().length).toBe(mutationsBefore);
@@ -89,9 +102,9 @@ describe("UFW driver on a real UFW (sandbox)", () => {
   it("leaves the hand-added rule alone and reports a same-spec hand-made rule as a conflict", async () => {
     const d = driver();
     const hand = rule("8080", "any", "tack: want it");
-    const changes = d.plan([ssh, edge, hand], await d.observe([]));
+    const changes = planFor(d, [ssh, edge, hand], await d.observe());
     expect(changes).toEqual([]);
-    expect(d.findings().find((f) => f.id === "ufw-conflict")?.message).toContain('"by hand"');
+    expect(findingsOf(d).find((f) => f.id === "ufw-conflict")?.message).toContain('"by hand"');
     expect(userRules()).toContain(`comment=${Buffer.from("by hand").toString("hex")}`);
   });
 
@@ -105,14 +118,14 @@ describe("UFW driver on a real UFW (sandbox)", () => {
     expect(rules).toContain("### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in comment=");
     expect((await probe()).ok).toBe(false);
     const again = driver();
-    expect(again.plan([ssh], await again.observe([]))).toEqual([]);
+    expect(planFor(again, [ssh], await again.observe())).toEqual([]);
   });
 
   it("the SSH guard refuses a plan that removes the last SSH rule, and runs nothing", async () => {
     const d = driver();
-    const changes = d.plan([], await d.observe([]));
+    const changes = planFor(d, [], await d.observe());
     expect(changes.map((c) => c.action)).toEqual(["delete"]);
-    const lockout = d.findings().find((f) => f.id === "ssh-lockout");
+    const lockout = findingsOf(d).find((f) => f.id === "ssh-lockout");
     expect(lockout).toMatchObject({ severity: "error" });
     expect(lockout?.message).toContain('"allow in tcp 22 from any to any"');
     const mutations = run.mutations().length;
@@ -122,14 +135,15 @@ describe("UFW driver on a real UFW (sandbox)", () => {
 
     // policy.allowSshLockout lets it through as a warning (not applied here: later tests need SSH kept).
     const allowed = new UfwDriver({ runner: run, allowSshLockout: true });
-    allowed.plan([], await allowed.observe([]));
-    expect(allowed.findings().find((f) => f.id === "ssh-lockout")?.severity).toBe("warning");
+    lockoutAllowed.add(allowed);
+    planFor(allowed, [], await allowed.observe());
+    expect(findingsOf(allowed).find((f) => f.id === "ssh-lockout")?.severity).toBe("warning");
   });
 
   it("plans the symbolic bridge subnet but refuses to apply it", async () => {
     const d = driver();
     const symbolic = rule(String(PORT), SYMBOLIC_BRIDGE_SUBNET, "tack: derived npm bridge to api");
-    const changes = d.plan([ssh, symbolic], await d.observe([]));
+    const changes = planFor(d, [ssh, symbolic], await d.observe());
     expect(changes.map((c) => c.ref.name)).toEqual([`allow in tcp 4000 from ${SYMBOLIC_BRIDGE_SUBNET} to any`]);
     const mutations = run.mutations().length;
     await expect(d.apply(changes)).rejects.toThrow(UserError);
@@ -146,9 +160,9 @@ describe("UFW driver on a real UFW (sandbox)", () => {
     await run.run("ufw", ["disable"], { mutates: true });
     try {
       const off = driver();
-      const plan = off.plan([renamed], await off.observe([]));
+      const plan = planFor(off, [renamed], await off.observe());
       expect(plan).toEqual([]);
-      expect(off.findings().map((f) => `${f.severity}:${f.id}`)).toContain("warning:ufw-inactive");
+      expect(findingsOf(off).map((f) => `${f.severity}:${f.id}`)).toContain("warning:ufw-inactive");
     } finally {
       await run.run("ufw", ["--force", "enable"], { mutates: true });
     }
@@ -186,9 +200,9 @@ describe("UFW driver on a real UFW (sandbox)", () => {
       expect(rules).toHaveLength(shown.length);
       // None of them is tack's: a plan reports them and changes nothing of theirs.
       const d = driver();
-      const changes = d.plan([{ ...ssh, comment: "tack: ssh for admins" }], await d.observe([]));
+      const changes = planFor(d, [{ ...ssh, comment: "tack: ssh for admins" }], await d.observe());
       expect(changes).toEqual([]);
-      expect(d.findings().find((f) => f.id === "ufw-unmanaged")?.message).toContain("limit in tcp 2222 from any to any");
+      expect(findingsOf(d).find((f) => f.id === "ufw-unmanaged")?.message).toContain("limit in tcp 2222 from any to any");
     } finally {
       for (const a of deletes) await run.run("ufw", a, { mutates: true }).catch(() => undefined);
     }
@@ -204,7 +218,7 @@ describe("UFW driver on a real UFW (sandbox)", () => {
     expect(userRules()).toMatch(/### tuple ### deny tcp 9000 0\.0\.0\.0\/0 any 0\.0\.0\.0\/0 in comment=/);
     expect(userRules()).not.toMatch(/### tuple ### allow tcp 9000 /);
     const again = driver();
-    expect(again.plan([ssh, closed], await again.observe([]))).toEqual([]);
+    expect(planFor(again, [ssh, closed], await again.observe())).toEqual([]);
     await converge(d, [ssh]);
     expect(userRules()).not.toContain(" 9000 ");
   });

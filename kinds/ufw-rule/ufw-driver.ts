@@ -1,23 +1,19 @@
-import type { FieldChange } from "../../core/changes.js";
-import type { Driver } from "../../core/driver.js";
 import { ApplyError, CommandError, UnsafePlanError, UserError } from "../../core/errors.js";
-import { isBlocking, type Finding } from "../../core/findings.js";
-import type { DesiredUfwRule } from "../../core/resources.js";
+import { isBlocking } from "../../core/findings.js";
+import type { Observed } from "../../core/kind.js";
 import type { Runner } from "../../core/runner.js";
-import { parseDefaults, parseRuleFiles, parseSshdPorts, positionKey, type UfwRule } from "./parse-rules.js";
+import { parseDefaults, parseRuleFiles, parseSshdPorts, type UfwRule } from "./parse-rules.js";
 import {
   addArgs,
   commentProblem,
   deleteArgs,
-  diffRule,
   indexRules,
   isSymbolic,
-  planRules,
   rulesAfter,
   sshGuard,
   type UfwChange,
+  type UfwFacts,
   type UfwObservation,
-  type UfwPlan,
 } from "./rule-plan.js";
 
 /**
@@ -40,10 +36,9 @@ export interface UfwDriverOptions {
   allowSshLockout?: boolean;
 }
 
-export class UfwDriver implements Driver<DesiredUfwRule, UfwRule> {
+export class UfwDriver {
   readonly kind = "ufw.rule" as const;
   private observation: UfwObservation | undefined;
-  lastPlan: UfwPlan | undefined;
 
   constructor(private readonly options: UfwDriverOptions) {}
 
@@ -57,7 +52,8 @@ export class UfwDriver implements Driver<DesiredUfwRule, UfwRule> {
     return r.exitCode === 0 ? r.stdout : "";
   }
 
-  async observe(_desired: DesiredUfwRule[] = []): Promise<Map<string, UfwRule>> {
+  /** The rules (by position) and the facts the plan needs; read-only. */
+  async observe(): Promise<Observed<UfwRule, UfwFacts>> {
     const o = this.options;
     const [v4, v6, defaults, chain] = await Promise.all([
       this.readFile(o.rulesFile ?? "/etc/ufw/user.rules"),
@@ -69,14 +65,10 @@ export class UfwDriver implements Driver<DesiredUfwRule, UfwRule> {
     ]);
     const def = parseDefaults(defaults);
     const rules = parseRuleFiles(v4, v6);
-    this.observation = {
-      rules,
-      active: chain.exitCode === 0,
-      incoming: def.incoming,
-      ipv6: def.ipv6,
-      sshPorts: o.sshPorts ?? (await this.sshPorts()),
-    };
-    return indexRules(rules);
+    const facts: UfwFacts = { active: chain.exitCode === 0, incoming: def.incoming, ipv6: def.ipv6, sshPorts: o.sshPorts ?? (await this.sshPorts()) };
+    // Kept for apply, which checks the SSH guard again against what it is about to change.
+    this.observation = { rules, ...facts };
+    return { resources: indexRules(rules), facts };
   }
 
   /** `sshd -T` knows the effective port (Match blocks, includes); fall back to sshd_config, then 22. */
@@ -89,22 +81,6 @@ export class UfwDriver implements Driver<DesiredUfwRule, UfwRule> {
     }
   }
 
-  diff(desired: DesiredUfwRule | undefined, actual: UfwRule | undefined): FieldChange[] {
-    return diffRule(desired, actual, this.observation?.ipv6 ?? true);
-  }
-
-  plan(desired: DesiredUfwRule[], actual: Map<string, UfwRule>): UfwChange[] {
-    const obs: UfwObservation = this.observation
-      ? { ...this.observation, rules: [...actual.values()] }
-      : { rules: [...actual.values()], active: true, ipv6: true, sshPorts: this.options.sshPorts ?? [22] };
-    this.lastPlan = planRules(desired, obs, { allowSshLockout: this.options.allowSshLockout });
-    return this.lastPlan.changes;
-  }
-
-  /** Conflicts, invalid comments, an inactive UFW, unmanaged rules and the SSH guard, from the last plan. */
-  findings(): Finding[] {
-    return this.lastPlan?.findings ?? [];
-  }
 
   /**
    * Carries the changes out: creates and updates re-add the rule (a same-spec add rewrites its comment),
@@ -148,8 +124,4 @@ export class UfwDriver implements Driver<DesiredUfwRule, UfwRule> {
     if (/^ERROR:/m.test(r.stdout)) throw new CommandError(`ufw ${args.join(" ")}`, 1, r.stdout);
   }
 
-  /** Position key of a desired rule in the observed map (exposed for callers that join plans with observations). */
-  static keyOf(d: DesiredUfwRule): string {
-    return positionKey(d);
-  }
 }

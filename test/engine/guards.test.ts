@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { loadDesiredState } from "../../desired-state/index.js";
 import type { Owner, ResolvedHost } from "../../core/resources.js";
 import { cidrContains } from "../../engine/guards.js";
-import { offlinePlan } from "../../reports/pull-request-plan.js";
+import { offlinePlan } from "../../engine/offline-plan.js";
 import { blockingFindings } from "../../engine/plan.js";
 import { edit, tempRepo } from "../helpers/temp-repo.js";
 

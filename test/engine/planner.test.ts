@@ -2,7 +2,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadDesiredState } from "../../desired-state/index.js";
 import type { Owner, ResolvedHost } from "../../core/resources.js";
-import { offlinePlan } from "../../reports/pull-request-plan.js";
+import { offlinePlan } from "../../engine/offline-plan.js";
 import { buildSteps } from "../../engine/steps.js";
 import { scopeOrder } from "../../engine/planner.js";
 import { edit, tempRepo } from "../helpers/temp-repo.js";

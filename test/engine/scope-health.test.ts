@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResolvedHost, ResolvedScope } from "../../core/resources.js";
 import { ExecaRunner } from "../../core/runner.js";
 import { probeScopeHealth } from "../../engine/health/scope-health.js";
-import type { KindHandlers } from "../../core/kind.js";
 
 /** Health between cutovers: http checks hit the endpoint, state checks read what the drift check observed. */
 const server = createServer((req, res) => {
@@ -33,16 +32,13 @@ describe("probeScopeHealth", () => {
         scope("old", "none", { resources: ["old.service"], systemdScope: "user", health: { type: "http", url: `${base}/health`, ...timing } }),
       ],
     } as unknown as ResolvedHost;
-    const handlers = {
-      "systemd.unit": { serving: (a: { active: string }) => a.active === "active" },
-      "compose.service": { serving: (a: { running: boolean }) => a.running },
-    } as unknown as KindHandlers;
+    // As observed by the drift check, in the kinds' own shapes (kinds/*/kind.ts decide what "serving" means).
     const observed = {
-      "systemd.unit": new Map<string, unknown>([["jobs.service", { active: "failed" }]]),
-      "compose.service": new Map<string, unknown>([["p/worker", { running: true }]]),
+      "systemd.unit": { resources: new Map<string, unknown>([["jobs.service", { activeState: "failed", subState: "failed" }]]), facts: {} },
+      "compose.service": { resources: new Map<string, unknown>([["p/worker", { containers: [{ state: "running", health: undefined }] }]]), facts: {} },
     };
     const runner = new ExecaRunner();
-    const r = await probeScopeHealth(host, handlers, observed, runner);
+    const r = await probeScopeHealth(host, observed, runner);
     expect([...r.keys()].sort()).toEqual(["api", "jobs", "web", "worker"]);
     expect(r.get("web")).toMatchObject({ ok: true, detail: "HTTP 200" });
     expect(r.get("api")).toMatchObject({ ok: false, detail: expect.stringMatching(/HTTP 503/) });

@@ -1,12 +1,15 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ComposeDriver } from "../../kinds/compose-service/compose-driver.js";
+import { planServices } from "../../kinds/compose-service/compose-plan.js";
+import { planUnits } from "../../kinds/systemd-unit/unit-plan.js";
 import { SystemdDriver } from "../../kinds/systemd-unit/systemd-driver.js";
 import { sandbox } from "../../sandbox/sandbox-env.js";
 import { busyboxUnit, desiredService, desiredUnit, writeComposeProject, writeHealthDir } from "../../sandbox/runtime-fixtures.js";
 import { ExecaRunner } from "../../core/runner.js";
-import { servicesEvidence, servicesState, unitsState } from "./runtime-state.js";
-import { waitHealthy } from "./wait-healthy.js";
+import { servicesEvidence, servicesState } from "../../kinds/compose-service/service-state.js";
+import { unitsState } from "../../kinds/systemd-unit/unit-state.js";
+import { waitHealthy } from "../../engine/health/wait-healthy.js";
 
 const host = sandbox({ parts: ["systemd", "docker"] });
 const runner = new ExecaRunner();
@@ -28,12 +31,12 @@ const state = (timeoutMs: number) => ({ type: "state", timeoutMs, intervalMs: 25
 
 afterAll(async () => {
   const all = [good, sick, plain].map((s) => ({ ...s, state: "removed" as const }));
-  await compose.apply(compose.plan(all, await compose.observe(all)));
+  await compose.apply(planServices(all, await compose.observe(all)));
 });
 
 describe("state health checks against real runtimes", () => {
   it("a container with a Docker health check passes only once it is healthy", async () => {
-    await compose.apply(compose.plan([good, sick, plain], await compose.observe([good, sick, plain])));
+    await compose.apply(planServices([good, sick, plain], await compose.observe([good, sick, plain])));
     const ev = await waitHealthy(state(30_000), { state: servicesState(compose, [good]) });
     expect(ev.healthy).toBe(true);
     expect(ev.last.detail).toBe("tacks/good running");
@@ -58,7 +61,7 @@ describe("state health checks against real runtimes", () => {
     const www = writeHealthDir(join(host.dir, "state-probe-www"), "ok\n");
     const u = desiredUnit("tack-state.service", busyboxUnit({ description: "state", port: 18401, dir: www }));
     expect((await waitHealthy(state(500), { state: unitsState(units, [u.name]) })).last.detail).toBe("tack-state.service is inactive/dead");
-    await units.apply(units.plan([u], await units.observe([u])));
+    await units.apply(planUnits([u], await units.observe([u])));
     expect((await waitHealthy(state(5_000), { state: unitsState(units, [u.name]) })).healthy).toBe(true);
     await runner.run("systemctl", ["--user", "stop", u.name], { mutates: true });
   });

@@ -1,0 +1,24 @@
+import type { DriversByKind, LiveContext, ObservedByKind } from "../core/kind.js";
+import type { ResolvedHost } from "../core/resources.js";
+import { KINDS } from "../kinds/index.js";
+
+/**
+ * The live side of a plan: connect each kind the host manages, and observe them all at once (one batched call,
+ * or a fixed handful, per kind). Kinds the host does not manage are neither connected nor observed.
+ */
+export async function connectKinds(host: ResolvedHost, ctx: LiveContext): Promise<DriversByKind> {
+  const drivers: DriversByKind = {};
+  for (const k of KINDS) if (k.manages(host)) drivers[k.kind] = await k.connect(host, ctx);
+  return drivers;
+}
+
+export async function observeKinds(host: ResolvedHost, drivers: DriversByKind): Promise<ObservedByKind> {
+  const observed: ObservedByKind = {};
+  await Promise.all(
+    KINDS.map(async (k) => {
+      const driver = drivers[k.kind];
+      if (driver && k.manages(host)) observed[k.kind] = await driver.observe(k.desired(host));
+    }),
+  );
+  return observed;
+}

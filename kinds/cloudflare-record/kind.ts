@@ -1,0 +1,68 @@
+import { createHash } from "node:crypto";
+import type { Change } from "../../core/changes.js";
+import type { Finding } from "../../core/findings.js";
+import { observedOf, type Kind } from "../../core/kind.js";
+import type { DesiredDnsRecord, ResolvedHost } from "../../core/resources.js";
+import { CloudflareDriver, resolveSecret } from "./cloudflare-driver.js";
+import { ownedBy, planRecords, recordKey, type ObservedDnsRecord } from "./record-plan.js";
+
+/** `cloudflare.record`: a DNS record of a Cloudflare zone, owned by the host named in its `tack:<host>` comment. */
+
+/** What Cloudflare reports for a record that was applied as desired (a proxied record always has ttl 1). */
+function assumedRecord(d: DesiredDnsRecord): ObservedDnsRecord {
+  return { id: "", type: d.type, name: d.fqdn, content: d.content, ttl: d.proxied ? 1 : (d.ttl ?? 1), proxied: d.proxied ?? false, comment: d.comment };
+}
+
+function unmanagedFinding(unmanaged: ObservedDnsRecord[], zone: string): Finding[] {
+  if (!unmanaged.length) return [];
+  const names = unmanaged.slice(0, 5).map((r) => `${r.type} ${r.name}`);
+  return [
+    {
+      id: "dns-unmanaged",
+      severity: "info",
+      message: `${unmanaged.length} record(s) in ${zone} have no tack marker and are left alone: ${names.join(", ")}${unmanaged.length > 5 ? ", ..." : ""}`,
+    },
+  ];
+}
+
+// One driver per (state dir, host, zone, token, API) for the life of the process: its zone id and its DNS
+// observation are cached across reconciles, so an agent polls Cloudflare at the DNS interval (default 5 min), not
+// at every local drift check. An apply invalidates its cache. The token's hash is in the key, so a rotated token
+// gets a new driver; the token itself is kept nowhere here.
+const drivers = new Map<string, CloudflareDriver>();
+
+function driverFor(host: ResolvedHost, stateDir: string, env: NodeJS.ProcessEnv | undefined): CloudflareDriver {
+  const cf = host.cloudflare;
+  if (!cf) throw new Error("cloudflare.record: the host declares no dns.cloudflare");
+  const tokenHash = createHash("sha256").update(resolveSecret(cf.token, env ?? process.env)).digest("hex");
+  const key = JSON.stringify([stateDir, host.host, cf.zone, tokenHash, host.policy.driftIntervalMs.dns, env?.CLOUDFLARE_BASE_URL ?? process.env.CLOUDFLARE_BASE_URL]);
+  let driver = drivers.get(key);
+  if (!driver) {
+    driver = new CloudflareDriver({ host: host.host, zone: cf.zone, token: cf.token, driftIntervalMs: host.policy.driftIntervalMs.dns, ...(env ? { env } : {}) });
+    drivers.set(key, driver);
+  }
+  return driver;
+}
+
+export const cloudflareRecord: Kind<DesiredDnsRecord, ObservedDnsRecord> = {
+  kind: "cloudflare.record",
+  layer: "dns",
+  order: 4,
+  manages: (host) => host.cloudflare !== undefined,
+  desired: (host) => host.resources["cloudflare.record"],
+  plan(desired, observed, host) {
+    const p = planRecords(desired, observed.resources, host.host);
+    return { changes: p.changes, findings: [...p.findings, ...unmanagedFinding(p.unmanaged, host.cloudflare?.zone ?? "the zone")] };
+  },
+  assumeConverged: (desired) => observedOf(new Map(desired.map((d) => [recordKey(d.type, d.fqdn), assumedRecord(d)]))),
+  owned: (a, host) => ownedBy(a.comment, host.host),
+  describe: (c: Change<DesiredDnsRecord, ObservedDnsRecord>) => `DNS ${c.action} ${c.ref.name}`,
+  async connect(host, ctx) {
+    const driver = driverFor(host, ctx.stateDir, ctx.env);
+    return {
+      observe: async (desired) => observedOf(await driver.observe(desired)),
+      apply: (changes) => driver.apply(changes),
+      invalidate: () => driver.invalidate(),
+    };
+  },
+};

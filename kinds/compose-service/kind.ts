@@ -1,0 +1,63 @@
+import type { Change } from "../../core/changes.js";
+import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
+import type { DesiredComposeService } from "../../core/resources.js";
+import { ComposeDriver, type ComposeFlavor } from "./compose-driver.js";
+import { planServices, type ObservedService } from "./compose-plan.js";
+import { servicesEvidence, servicesState, serving } from "./service-state.js";
+
+/** `compose.service`: the Docker runtime of a scope, one compose service each (the fallback owner). */
+
+/** What a host reports for a service that was applied as desired. */
+function assumedService(d: DesiredComposeService): ObservedService {
+  return {
+    name: d.name,
+    project: d.project,
+    service: d.service,
+    defined: true,
+    expectedHash: "converged",
+    image: undefined,
+    containers:
+      d.state === "running"
+        ? [{ id: "", name: `${d.project}-${d.service}-1`, state: "running", status: "Up", health: undefined, configHash: "converged" }]
+        : [],
+  };
+}
+
+const isStopSide = (c: Change<DesiredComposeService, ObservedService>): boolean => c.action === "delete";
+
+function describe(c: Change<DesiredComposeService, ObservedService>): string {
+  const svc = `compose service ${c.ref.name.slice(c.ref.name.indexOf("/") + 1)}`;
+  if (c.action === "delete") return `stop and remove ${svc}`;
+  if (c.fields.some((f) => f.field === "state" && f.to === "running")) return `start ${svc}`;
+  return `recreate ${svc} (${c.fields.map((f) => f.field).join(", ")})`;
+}
+
+// `docker compose` vs `docker-compose` is detected once per process, not once per plan (v1 takes ~1 s to answer).
+let composeFlavor: ComposeFlavor | undefined;
+
+export const composeService: Kind<DesiredComposeService, ObservedService> = {
+  kind: "compose.service",
+  layer: "runtime",
+  order: 0,
+  manages: (host) => host.resources["compose.service"].length > 0,
+  desired: (host) => host.resources["compose.service"],
+  plan(desired, observed, host) {
+    const handoff = (scope: string | undefined) => host.scopes.find((s) => s.name === scope)?.handoff;
+    const changes = planServices(desired, observed.resources).map((c) => ({ ...c, phase: runtimePhase(isStopSide(c), handoff(c.scope)) }));
+    return { changes, findings: [] };
+  },
+  assumeConverged: (desired) => observedOf(new Map(desired.map((d) => [d.name, assumedService(d)]))),
+  // Compose services are observed by their desired names only: whatever is observed is declared.
+  owned: () => true,
+  describe,
+  runtime: { owner: "docker", serving, isStopSide },
+  async connect(_host, ctx) {
+    const compose = new ComposeDriver({ runner: ctx.runner, ...(composeFlavor ? { flavor: composeFlavor } : {}) });
+    if (!composeFlavor) void compose.flavor().then((f) => (composeFlavor = f), () => undefined);
+    return {
+      observe: async (desired) => observedOf(await compose.observe(desired)),
+      apply: (changes) => compose.apply(changes),
+      gate: (desired) => ({ state: servicesState(compose, desired), evidence: () => servicesEvidence(compose, desired) }),
+    };
+  },
+};

@@ -1,0 +1,80 @@
+import path from "node:path";
+import type { Change } from "../../core/changes.js";
+import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
+import type { DesiredSystemdUnit, ResolvedHost } from "../../core/resources.js";
+import { SystemdScopesDriver } from "./scoped-driver.js";
+import { SystemdDriver } from "./systemd-driver.js";
+import { contentHash, isActive, planUnits, unitFindings, type ObservedUnit } from "./unit-plan.js";
+import { unitsEvidenceFrom, unitsStateFrom, type UnitSource } from "./unit-state.js";
+
+/** `systemd.unit`: the native runtime of a scope, one unit file each, in the system or user manager. */
+
+/** What a host reports for a unit that was applied as desired. */
+function assumedUnit(d: DesiredSystemdUnit): ObservedUnit {
+  return {
+    name: d.name,
+    loadState: d.present ? "loaded" : "not-found",
+    activeState: d.active ? "active" : "inactive",
+    subState: d.active ? "running" : "dead",
+    unitFileState: d.enabled ? "enabled" : "disabled",
+    fragmentPath: d.present ? d.file.path : "",
+    filePath: d.file.path,
+    contentHash: d.present ? contentHash(d.file.content) : undefined,
+    installedByTack: d.present,
+  };
+}
+
+/** Stop side: only stopping or disabling fields (a removal runs in prune, after the edge moved away). */
+function isStopSide(c: Change<DesiredSystemdUnit, ObservedUnit>): boolean {
+  return c.action !== "delete" && c.fields.length > 0 && c.fields.every((f) => (f.field === "active" || f.field === "enabled") && f.to === false);
+}
+
+function has(c: Change, field: string, to: unknown): boolean {
+  return c.fields.some((f) => f.field === field && f.to === to);
+}
+
+function describe(c: Change<DesiredSystemdUnit, ObservedUnit>): string {
+  const name = c.ref.name;
+  if (c.action === "delete" || has(c, "present", false)) return `stop, disable and remove ${name}`;
+  const verbs = [
+    has(c, "present", true) || c.fields.some((f) => f.field === "content") ? "install" : "",
+    has(c, "enabled", true) ? "enable" : has(c, "enabled", false) ? "disable" : "",
+    has(c, "active", true) ? "start" : has(c, "active", false) ? "stop" : "",
+  ].filter(Boolean);
+  return verbs.length ? `${verbs.join(verbs.length > 2 ? ", " : " and ").replace(/, ([^,]*)$/, " and $1")} ${name}` : `update ${name}`;
+}
+
+export const systemdUnit: Kind<DesiredSystemdUnit, ObservedUnit> = {
+  kind: "systemd.unit",
+  layer: "runtime",
+  order: 1,
+  manages: (host) => host.resources["systemd.unit"].length > 0,
+  desired: (host) => host.resources["systemd.unit"],
+  plan(desired, observed, host) {
+    const handoff = (scope: string | undefined) => host.scopes.find((s) => s.name === scope)?.handoff;
+    const changes = planUnits(desired, observed.resources).map((c) =>
+      c.action === "delete" ? c : { ...c, phase: runtimePhase(isStopSide(c), handoff(c.scope)) },
+    );
+    return { changes, findings: unitFindings(desired, observed.resources) };
+  },
+  assumeConverged: (desired) => observedOf(new Map(desired.map((d) => [d.name, assumedUnit(d)]))),
+  owned: (a) => a.installedByTack,
+  describe,
+  runtime: { owner: "native", serving: isActive, isStopSide },
+  async connect(_host: ResolvedHost, ctx) {
+    const env = ctx.env ? { env: ctx.env } : {};
+    const units = new SystemdScopesDriver({
+      system: new SystemdDriver({ runner: ctx.runner, systemdScope: "system", stateDir: path.join(ctx.stateDir, "units", "system"), ...env }),
+      user: new SystemdDriver({ runner: ctx.runner, systemdScope: "user", stateDir: path.join(ctx.stateDir, "units", "user"), ...env }),
+    });
+    return {
+      observe: async (desired) => observedOf(await units.observe(desired)),
+      apply: (changes) => units.apply(changes),
+      gate(desired) {
+        const names = desired.map((d) => d.name);
+        const source: UnitSource = { observe: () => units.observe(desired), logs: (unit, lines) => units.logs(unit, lines) };
+        return { state: unitsStateFrom(source, names), evidence: () => unitsEvidenceFrom(source, names) };
+      },
+    };
+  },
+};
