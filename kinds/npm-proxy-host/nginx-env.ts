@@ -1,0 +1,69 @@
+/**
+ * NPM's container as the driver sees it: `docker exec` into it through the Runner, `nginx <args>` there, and
+ * the two facts the conf renderer needs from it (nginx version, IPv6), read once per driver.
+ */
+import { TackError } from "../../core/errors.js";
+import type { Runner, RunOptions, RunResult } from "../../core/runner.js";
+import { parseNginxVersion } from "./render-conf.js";
+
+export interface NginxEnv {
+  nginxVersion: string;
+  ipv6: boolean;
+}
+
+/** nginx's version per container image ID: an image never changes, a recreated or upgraded container has a new one. */
+const nginxVersionByImage = new Map<string, string>();
+
+export class NpmContainer {
+  private env: Promise<NginxEnv> | undefined;
+
+  /** `given` facts are used as they are; the missing ones are detected on first use. */
+  constructor(
+    private readonly runner: Runner,
+    readonly name: string,
+    private readonly given: { nginxVersion?: string | undefined; ipv6?: boolean | undefined } = {},
+  ) {}
+
+  /** `docker exec <container> <command...>`. */
+  exec(command: string[], options?: RunOptions): Promise<RunResult> {
+    return this.runner.run("docker", ["exec", this.name, ...command], options);
+  }
+
+  /** `nginx <args>` in NPM's container; a reload is the one that changes what serves. */
+  nginx(...args: string[]): Promise<RunResult> {
+    return this.exec(["nginx", ...args], { mutates: args.includes("reload") });
+  }
+
+  /**
+   * The nginx version and IPv6 setting of the NPM container, read once per driver: one `docker inspect` (image
+   * and env); `nginx -v` runs in the container only for an image not seen before in this process.
+   * NPM renders IPv6 listens unless DISABLE_IPV6 is set in its container.
+   */
+  nginxEnv(): Promise<NginxEnv> {
+    this.env ??= this.detect();
+    return this.env;
+  }
+
+  private async detect(): Promise<NginxEnv> {
+    let { nginxVersion, ipv6 } = this.given;
+    let image: string | undefined;
+    if (ipv6 === undefined || nginxVersion === undefined) {
+      const r = await this.runner.run("docker", ["inspect", this.name, "--format", "{{json .Image}} {{json .Config.Env}}"]);
+      const [imageJson, ...envJson] = r.stdout.trim().split(" ");
+      image = JSON.parse(imageJson ?? "null") as string | undefined;
+      const vars = (JSON.parse(envJson.join(" ") || "null") as string[] | null) ?? [];
+      const v = vars.find((e) => e.startsWith("DISABLE_IPV6="))?.slice("DISABLE_IPV6=".length).toLowerCase();
+      ipv6 ??= !(v === "on" || v === "true" || v === "1" || v === "yes");
+    }
+    if (!nginxVersion) {
+      nginxVersion = image ? nginxVersionByImage.get(image) : undefined;
+      if (!nginxVersion) {
+        const r = await this.nginx("-v");
+        nginxVersion = parseNginxVersion(r.stderr + r.stdout);
+        if (!nginxVersion) throw new TackError(`cannot read the nginx version of ${this.name}: ${r.stderr.trim()}`);
+        if (image) nginxVersionByImage.set(image, nginxVersion);
+      }
+    }
+    return { nginxVersion, ipv6 };
+  }
+}
