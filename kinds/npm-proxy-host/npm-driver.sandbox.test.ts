@@ -19,6 +19,7 @@ import { sandbox } from "../../sandbox/sandbox-env.js";
 import { readNpmBridge, type NpmBridge } from "./bridge.js";
 import { NpmProxyHostDriver } from "./npm-driver.js";
 import type { ProxyHostRow } from "./row.js";
+import { planProxyHosts } from "./proxy-host-plan.js";
 
 const API = "api.flow.example.org";
 const UNIT = "tack-test-native-api.service";
@@ -53,7 +54,7 @@ function desired(upstream: "docker" | "native", over: Partial<DesiredProxyHost> 
 }
 
 async function converge(hosts: DesiredProxyHost[]) {
-  const plan = driver.plan(hosts, await driver.observe(hosts));
+  const plan = planProxyHosts(hosts, await driver.observe(hosts));
   await driver.apply(plan);
   return plan;
 }
@@ -140,7 +141,7 @@ describe("NPM proxy host driver on the sandbox host", () => {
     const plan = await converge([desired("docker")]);
     expect(plan.map((c) => c.action)).toEqual(["create"]);
     expect(await body()).toBe("docker");
-    expect(driver.plan([desired("docker")], await driver.observe([desired("docker")]))).toEqual([]);
+    expect(planProxyHosts([desired("docker")], await driver.observe([desired("docker")]))).toEqual([]);
     const row = rowOf();
     expect(JSON.parse(row.meta)).toMatchObject({ nginx_online: true, nginx_err: null });
     expect(row.created_on).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
@@ -178,7 +179,7 @@ describe("NPM proxy host driver on the sandbox host", () => {
     try {
       const impatient = new NpmProxyHostDriver({ runner, dataDir: data, container, stateDir: join(work, "state"), probeTimeoutMs: 3000 });
       const hosts = [desired("native")];
-      const err = await impatient.apply(impatient.plan(hosts, await impatient.observe(hosts))).catch((e: unknown) => e);
+      const err = await impatient.apply(planProxyHosts(hosts, await impatient.observe(hosts))).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ApplyError);
       expect((err as Error).message).toMatch(/probe through NPM failed.*restored/);
       expect(rowOf()).toMatchObject({ forward_host: "api", modified_on: before.modified_on });
@@ -233,7 +234,7 @@ describe("NPM proxy host driver on the sandbox host", () => {
     const db = new Database(join(data, "database.sqlite"));
     db.prepare("UPDATE proxy_host SET forward_host = ? WHERE id = ?").run(bridge.gateway, id);
     db.close();
-    let plan = driver.plan([desired("docker")], await driver.observe([desired("docker")]));
+    let plan = planProxyHosts([desired("docker")], await driver.observe([desired("docker")]));
     expect(plan.map((c) => c.fields)).toEqual([[{ field: "forwardHost", from: bridge.gateway, to: "api" }]]);
     await driver.apply(plan);
     expect(rowOf().forward_host).toBe("api");
@@ -241,12 +242,12 @@ describe("NPM proxy host driver on the sandbox host", () => {
     writeFileSync(join(data, "nginx/proxy_host", `${id}.conf`), confOf(id).replace("set $port           4000;", "set $port           4001;"));
     const actual = await driver.observe([desired("docker")]);
     expect(actual.get(API)!.confMatches).toBe(false);
-    plan = driver.plan([desired("docker")], actual);
+    plan = planProxyHosts([desired("docker")], actual);
     expect(plan.map((c) => c.fields)).toEqual([[{ field: "conf", from: "edited by hand", to: "rendered from the row" }]]);
     await driver.apply(plan);
     expect(confOf(id)).toContain("set $port           4000;");
     expect(await body()).toBe("docker");
-    expect(driver.plan([desired("docker")], await driver.observe([desired("docker")]))).toEqual([]);
+    expect(planProxyHosts([desired("docker")], await driver.observe([desired("docker")]))).toEqual([]);
   });
 
   it("adopts a row made in NPM's UI for the same domains and leaves other rows alone", async () => {
@@ -258,7 +259,7 @@ describe("NPM proxy host driver on the sandbox host", () => {
     const blog = Number(insert.run(JSON.stringify(["blog.example.org"]), "ghost", 0).lastInsertRowid);
     db.close();
     const hosts = [desired("docker"), desired("native", { name: "web.flow.example.org", domains: ["web.flow.example.org"], scope: "web" })];
-    const plan = driver.plan(hosts, await driver.observe(hosts));
+    const plan = planProxyHosts(hosts, await driver.observe(hosts));
     expect(plan).toHaveLength(1);
     expect(plan[0]!.fields.map((f) => f.field)).toEqual(["ownership", "forwardHost", "websockets", "blockExploits"]);
     await driver.apply(plan);
@@ -266,7 +267,7 @@ describe("NPM proxy host driver on the sandbox host", () => {
     expect(await body("web.flow.example.org")).toBe("native");
     expect(rowOf("blog.example.org")).toMatchObject({ id: blog, forward_host: "ghost", modified_on: "2026-01-01 00:00:00" });
     expect(existsSync(join(data, "nginx/proxy_host", `${blog}.conf`))).toBe(false);
-    expect(driver.plan(hosts, await driver.observe(hosts))).toEqual([]);
+    expect(planProxyHosts(hosts, await driver.observe(hosts))).toEqual([]);
   });
 
   it("disables a host (enabled=0, conf removed) and soft-deletes it when it leaves the desired state", async () => {
@@ -279,14 +280,14 @@ describe("NPM proxy host driver on the sandbox host", () => {
     // `nginx -s reload` returns once the master is signalled: old workers may answer a moment longer.
     expect(await eventually(() => body(), (b) => /not ok: 404/.test(b))).toMatch(/not ok: 404/);
     expect(await body("web.flow.example.org")).toBe("native");
-    expect(driver.plan(off, await driver.observe(off))).toEqual([]);
+    expect(planProxyHosts(off, await driver.observe(off))).toEqual([]);
     const plan = await converge([]);
     expect(plan.map((c) => [c.action, c.ref.name])).toEqual([["delete", API], ["delete", "web.flow.example.org"]]);
     const db = new Database(join(data, "database.sqlite"), { readonly: true });
     expect(db.prepare("SELECT is_deleted FROM proxy_host WHERE id = ?").get(id)).toEqual({ is_deleted: 1 });
     db.close();
     expect(readdirSync(join(work, "state/npm-backups")).length).toBeLessThanOrEqual(3);
-    expect(driver.plan([], await driver.observe([]))).toEqual([]);
+    expect(planProxyHosts([], await driver.observe([]))).toEqual([]);
   });
 
   it("writes a database from before NPM 2.14 (no trust_forwarded_proto column)", async () => {
@@ -295,11 +296,11 @@ describe("NPM proxy host driver on the sandbox host", () => {
     try {
       createNpmDatabase(dbPath, { trustForwardedProto: false });
       const old = new NpmProxyHostDriver({ runner, dataDir: data, container, stateDir: join(work, "state-2-13") });
-      await old.apply(old.plan([desired("docker")], await old.observe([desired("docker")])));
+      await old.apply(planProxyHosts([desired("docker")], await old.observe([desired("docker")])));
       expect(await body()).toBe("docker");
       expect(rowOf()).not.toHaveProperty("trust_forwarded_proto");
-      expect(old.plan([desired("docker")], await old.observe([desired("docker")]))).toEqual([]);
-      await old.apply(old.plan([], await old.observe([])));
+      expect(planProxyHosts([desired("docker")], await old.observe([desired("docker")]))).toEqual([]);
+      await old.apply(planProxyHosts([], await old.observe([])));
     } finally {
       renameSync(`${dbPath}.2-15`, dbPath);
     }
@@ -317,7 +318,7 @@ describe("one apply is one batch: one nginx -t, one reload, one probe pass", () 
   it("creates 8 hosts with one nginx -t and one reload, probing 7 of them in one exec", async () => {
     const fresh = batchDriver(); // finds the probe tool with one request, then batches the rest
     const from = runner.history.length;
-    await fresh.apply(fresh.plan(hosts, await fresh.observe(hosts)));
+    await fresh.apply(planProxyHosts(hosts, await fresh.observe(hosts)));
     const cmds = runner.history.slice(from).map((c) => [c.file, ...c.args].join(" "));
     expect(cmds.filter((c) => c.endsWith("nginx -t"))).toHaveLength(1);
     expect(cmds.filter((c) => c.endsWith("nginx -s reload"))).toHaveLength(1);
@@ -325,11 +326,11 @@ describe("one apply is one batch: one nginx -t, one reload, one probe pass", () 
     expect(batches.length).toBeGreaterThanOrEqual(1);
     expect(batches[0]!.args.slice(batches[0]!.args.indexOf("tack-probe") + 1)).toHaveLength(7 * 3);
     for (const h of hosts) expect(await body(h.name)).toBe("docker");
-    expect(fresh.plan(hosts, await fresh.observe(hosts))).toEqual([]);
+    expect(planProxyHosts(hosts, await fresh.observe(hosts))).toEqual([]);
     // Another driver (the agent makes one per reconcile) knows this image's nginx version: no `nginx -v` again.
     const next = batchDriver();
     const at = runner.history.length;
-    expect(next.plan(hosts, await next.observe(hosts))).toEqual([]);
+    expect(planProxyHosts(hosts, await next.observe(hosts))).toEqual([]);
     expect(runner.history.slice(at).map((c) => [c.file, ...c.args].join(" "))).toEqual([
       `docker inspect ${container} --format {{json .Image}} {{json .Config.Env}}`,
     ]);
@@ -345,7 +346,7 @@ describe("one apply is one batch: one nginx -t, one reload, one probe pass", () 
       batchHost(9),
     ];
     const fresh = batchDriver();
-    const plan = fresh.plan(next, await fresh.observe(next));
+    const plan = planProxyHosts(next, await fresh.observe(next));
     expect(plan.map((c) => `${c.action} ${c.ref.name}`)).toEqual(["update batch-1.example.org", "update batch-2.example.org", "create batch-9.example.org"]);
     const err = await fresh.apply(plan).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplyError);
@@ -362,11 +363,11 @@ describe("one apply is one batch: one nginx -t, one reload, one probe pass", () 
     for (const h of ["batch-1.example.org", "batch-2.example.org"]) expect(await body(h)).toBe("docker");
     // Without the bad conf the same batch goes through, and clears the culprit's error.
     const good = [...hosts.slice(0, 1), batchHost(2, { blockExploits: false }), ...hosts.slice(2), batchHost(9)];
-    await fresh.apply(fresh.plan(good, await fresh.observe(good)));
+    await fresh.apply(planProxyHosts(good, await fresh.observe(good)));
     expect(JSON.parse(rowOf("batch-1.example.org").meta)).toMatchObject({ nginx_online: true, nginx_err: null });
     expect(existsSync(join(data, "nginx/proxy_host", `${one.id}.conf.err`))).toBe(false);
     expect(await body("batch-9.example.org")).toBe("docker");
-    expect(fresh.plan(good, await fresh.observe(good))).toEqual([]);
+    expect(planProxyHosts(good, await fresh.observe(good))).toEqual([]);
   });
 
   it("a host whose new upstream never answers puts back the whole batch after the reload", async () => {
@@ -377,14 +378,14 @@ describe("one apply is one batch: one nginx -t, one reload, one probe pass", () 
       h.name === "batch-3.example.org" ? { ...h, forwardHost: bridge.gateway, forwardPort: 4999 } : h.name === "batch-4.example.org" ? { ...h, websockets: false } : h,
     );
     const impatient = batchDriver(3000);
-    const err = await impatient.apply(impatient.plan(next, await impatient.observe(next))).catch((e: unknown) => e);
+    const err = await impatient.apply(planProxyHosts(next, await impatient.observe(next))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplyError);
     expect((err as ApplyError).ref?.name).toBe("batch-3.example.org");
     expect((err as Error).message).toMatch(/probe through NPM failed after the switch, previous row and conf restored: .*batch-3\.example\.org/);
     expect(rowOf("batch-3.example.org")).toMatchObject({ forward_host: "api", forward_port: 4000, modified_on: before.three.modified_on });
     expect(rowOf("batch-4.example.org")).toMatchObject({ allow_websocket_upgrade: 1, modified_on: before.four.modified_on });
     expect(await eventually(() => body("batch-3.example.org"), (b) => b === "docker")).toBe("docker");
-    expect(impatient.plan(current, await impatient.observe(current))).toEqual([]);
-    await impatient.apply(impatient.plan([], await impatient.observe([])));
+    expect(planProxyHosts(current, await impatient.observe(current))).toEqual([]);
+    await impatient.apply(planProxyHosts([], await impatient.observe([])));
   });
 });

@@ -9,6 +9,7 @@ import { createNpmDatabase } from "../../sandbox/npm-schema.js";
 import { FileProxyHostInventory, NpmProxyHostDriver } from "./npm-driver.js";
 import { renderProxyHostConf } from "./render-conf.js";
 import { rowToModel, type ProxyHostRow } from "./row.js";
+import { planProxyHosts } from "./proxy-host-plan.js";
 
 /** Observe reads a real SQLite file with NPM's schema and the conf files; with the nginx facts given it runs no command. */
 function fixture() {
@@ -46,7 +47,7 @@ describe("NpmProxyHostDriver.observe (real SQLite, no commands)", () => {
     expect([...actual.keys()]).toEqual(["api.flow.example.org"]);
     const api = actual.get("api.flow.example.org")!;
     expect(api).toMatchObject({ id: f.live, ownership: "unmanaged", conf: undefined, confMatches: false });
-    const plan = f.driver.plan(desired, actual);
+    const plan = planProxyHosts(desired, actual);
     expect(plan.map((c) => [c.action, c.ref.name])).toEqual([
       ["update", "api.flow.example.org"],
       ["create", "old.flow.example.org"],
@@ -65,10 +66,10 @@ describe("NpmProxyHostDriver.observe (real SQLite, no commands)", () => {
     await new FileProxyHostInventory(join(f.stateDir, "npm-proxy-hosts.json")).save([{ id: f.live, domains: ["api.flow.example.org"], origin: "adopted" }]);
     const actual = await f.driver.observe([want("api.flow.example.org")]);
     expect(actual.get("api.flow.example.org")).toMatchObject({ ownership: "adopted", confMatches: true });
-    expect(f.driver.plan([want("api.flow.example.org")], actual)).toEqual([]);
+    expect(planProxyHosts([want("api.flow.example.org")], actual)).toEqual([]);
     const none = await f.driver.observe([]);
     expect([...none.keys()]).toEqual(["api.flow.example.org"]);
-    expect(f.driver.plan([], none).map((c) => c.action)).toEqual(["delete"]);
+    expect(planProxyHosts([], none).map((c) => c.action)).toEqual(["delete"]);
   });
 
   it("apply with no changes touches nothing", async () => {

@@ -13,8 +13,7 @@
  * nginx-env.ts (the container, `docker exec`, nginx version and IPv6), inventory-file.ts.
  */
 import { join } from "node:path";
-import type { Change, FieldChange } from "../../core/changes.js";
-import type { Driver } from "../../core/driver.js";
+import type { Change } from "../../core/changes.js";
 import { ApplyError, errorMessage } from "../../core/errors.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredProxyHost } from "../../core/resources.js";
@@ -25,7 +24,7 @@ import { FileProxyHostInventory } from "./inventory-file.js";
 import { NpmContainer, type NginxEnv } from "./nginx-env.js";
 import { backupNpmDatabase, NpmDb } from "./npm-db.js";
 import { NpmProbe } from "./probe.js";
-import { buildActual, diffProxyHost, KIND, matchRows, planProxyHosts, type NpmProxyHostActual, type ProxyHostInventory } from "./proxy-host-plan.js";
+import { buildActual, KIND, matchRows, type NpmProxyHostActual, type ProxyHostInventory } from "./proxy-host-plan.js";
 
 export { FileProxyHostInventory } from "./inventory-file.js";
 
@@ -54,7 +53,7 @@ export interface NpmApplyOptions {
   probe?: boolean;
 }
 
-export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHostActual> {
+export class NpmProxyHostDriver {
   readonly kind = KIND;
   private readonly dbPath: string;
   private readonly backupDir: string;
@@ -89,13 +88,7 @@ export class NpmProxyHostDriver implements Driver<DesiredProxyHost, NpmProxyHost
     }
   }
 
-  diff(desired: DesiredProxyHost | undefined, actual: NpmProxyHostActual | undefined): FieldChange[] {
-    return diffProxyHost(desired, actual);
-  }
 
-  plan(desired: DesiredProxyHost[], actual: Map<string, NpmProxyHostActual>): Change<DesiredProxyHost, NpmProxyHostActual>[] {
-    return planProxyHosts(desired, actual);
-  }
 
   /**
    * One apply is one batch, so its cost does not grow with `nginx -t` × hosts (each test parses every conf:
