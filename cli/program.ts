@@ -60,12 +60,8 @@ export function buildProgram(o: Output = processOutput): Command {
 
   program
     .command("demo")
-    .description("tack's main job on the built-in islandflow example: live inside a sandbox host (npm run demo), else the pull request plan of the native cutover")
-    .action(async () => {
-      // Inside the sandbox host (scripts/demo.sh starts it) the demo is live; elsewhere it touches nothing.
-      if (process.env.TACK_SANDBOX === "1") await (await import("../demo/live-demo.js")).liveDemo();
-      else await offlineDemo(o);
-    });
+    .description("the pull request plan of islandflow's native cutover, offline (the live cutover in a sandbox host: npm run demo)")
+    .action(() => offlineDemo(o, runCli));
 
   program
     .command("daemon")

@@ -15,11 +15,6 @@ export interface ResourceRef {
   name: string;
 }
 
-/** Stable string key for maps and the journal: `kind/name`. */
-export function refKey(ref: ResourceRef): string {
-  return `${ref.kind}/${ref.name}`;
-}
-
 export function formatRef(ref: ResourceRef): string {
   return `${ref.kind} ${ref.name}`;
 }

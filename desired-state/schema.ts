@@ -216,6 +216,4 @@ export const hostSchema = z.strictObject({
 export type HostDoc = z.infer<typeof hostSchema>;
 export type ScopeDoc = z.infer<typeof scopeSchema>;
 export type HealthDoc = z.infer<typeof healthSchema>;
-export type ProxyHostDoc = z.infer<typeof proxyHostSchema>;
 export type UfwRuleDoc = z.infer<typeof ufwRuleSchema>;
-export type DnsRecordDoc = z.infer<typeof dnsRecordSchema>;

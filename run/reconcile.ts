@@ -5,7 +5,6 @@ import path from "node:path";
 import { loadDesiredState, loadRepo, selectHost } from "../desired-state/index.js";
 import { readNpmBridge } from "../kinds/npm-proxy-host/bridge.js";
 import { ApplyError, errorMessage, UnsafePlanError, UserError } from "../core/errors.js";
-import type { Finding } from "../core/findings.js";
 import { formatRef } from "../core/refs.js";
 import type { HostFacts, Owner, ResolvedHost } from "../core/resources.js";
 import type { Runner } from "../core/runner.js";
@@ -288,8 +287,4 @@ export async function recoverUnfinished(ctx: ReconcileContext): Promise<{ retry:
     }
   }
   return { retry, recovered };
-}
-
-export function describeFindings(findings: Finding[]): string {
-  return findings.map((f) => `${f.severity}: ${f.message}`).join("\n");
 }

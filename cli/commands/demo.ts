@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { simpleGit } from "simple-git";
-import { runCliStep } from "../run-step.js";
+import { runCliStep, type RunCli } from "../run-step.js";
 import type { Output } from "../output.js";
 
 export const EXAMPLE_DIR = path.resolve(import.meta.dirname, "../../examples/islandflow");
@@ -10,9 +10,9 @@ export const EXAMPLE_DIR = path.resolve(import.meta.dirname, "../../examples/isl
 /**
  * The offline demo: what a reviewer sees. Validates the islandflow example, then makes a throw-away git repo
  * with the Docker-owned example on main and the native cutover on a branch, and prints the pull request plan.
- * Touches nothing on this host.
+ * Touches nothing on this host. The live demo (`npm run demo`, demo/main.ts) runs a real agent in a sandbox host.
  */
-export async function offlineDemo(o: Output): Promise<void> {
+export async function offlineDemo(o: Output, run: RunCli): Promise<void> {
   const work = await mkdtemp(path.join(tmpdir(), "tack-demo-"));
   try {
     const repo = path.join(work, "islandflow");
@@ -21,7 +21,7 @@ export async function offlineDemo(o: Output): Promise<void> {
     await git.init(["-b", "main"]).addConfig("user.email", "demo@tack.invalid").addConfig("user.name", "tack demo");
     await git.add(".").commit("islandflow: Docker owns every scope");
     o.out("$ tack validate examples/islandflow");
-    await runCliStep(["validate", repo], o);
+    await runCliStep(run, ["validate", repo], o);
     const file = path.join(repo, "tack.yaml");
     const text = await readFile(file, "utf8");
     await writeFile(file, text.replace(/^(\s+)owner: docker$/gm, "$1owner: native"));
@@ -29,7 +29,7 @@ export async function offlineDemo(o: Output): Promise<void> {
     o.out("\n$ git diff main native-cutover -- tack.yaml");
     o.out((await git.diff(["main", "native-cutover", "--", "tack.yaml"])).trimEnd());
     o.out("\n$ tack plan --repo . --base main --head native-cutover --format markdown");
-    await runCliStep(["plan", "--repo", repo, "--base", "main", "--head", "native-cutover", "--format", "markdown"], o);
+    await runCliStep(run, ["plan", "--repo", repo, "--base", "main", "--head", "native-cutover", "--format", "markdown"], o);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -13,17 +13,3 @@ export interface UnitInventory {
 export function inventoryKey(systemdScope: string, unit: string): string {
   return `${systemdScope}/${unit}`;
 }
-
-/** In memory, for callers that keep ownership elsewhere. */
-export class MemoryUnitInventory implements UnitInventory {
-  private readonly units = new Set<string>();
-  async list(): Promise<Set<string>> {
-    return new Set(this.units);
-  }
-  async add(key: string): Promise<void> {
-    this.units.add(key);
-  }
-  async remove(key: string): Promise<void> {
-    this.units.delete(key);
-  }
-}

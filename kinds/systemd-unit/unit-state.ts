@@ -42,7 +42,3 @@ export async function unitsEvidenceFrom(source: UnitSource, names: string[], lin
 export function unitsState(driver: SystemdDriver, names: string[]): StateProbe {
   return unitsStateFrom(systemdSource(driver), names);
 }
-
-export function unitsEvidence(driver: SystemdDriver, names: string[], lines = 15): Promise<RuntimeEvidence> {
-  return unitsEvidenceFrom(systemdSource(driver), names, lines);
-}

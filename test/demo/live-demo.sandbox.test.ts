@@ -3,12 +3,12 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { sandbox } from "../../sandbox/sandbox-env.js";
 
-const TACK = path.resolve(import.meta.dirname, "../../bin/tack.js");
+const DEMO = path.resolve(import.meta.dirname, "../../demo/main.ts");
 
 describe("the demo (npm run demo runs this inside a sandbox host)", () => {
   it("cuts islandflow over to native through a real agent and shows the end state", async () => {
     sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
-    const r = await execa("node", [TACK, "demo"], { reject: false, all: true, timeout: 300_000 });
+    const r = await execa("node", ["--import", "tsx", DEMO], { reject: false, all: true, timeout: 300_000 });
     expect(r.exitCode, r.all).toBe(0);
     const out = r.all ?? "";
     expect(out).toMatch(/POST \/hooks\/git → 202/);
