@@ -20,6 +20,7 @@ import { parseDuration } from "./durations.js";
 import { MAX_ALIAS_COUNT } from "./load.js";
 import type { HealthDoc, HostDoc, ScopeDoc, UfwRuleDoc } from "./schema.js";
 import { unitFilePath } from "./semantic.js";
+import { dnsComment, ufwComment } from "../core/ownership.js";
 
 /**
  * Resolution: a pure function from a validated Host document (plus the repo files it names and what the live
@@ -36,7 +37,6 @@ export interface ResolveInput {
 const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
 const DEFAULT_HEALTH_INTERVAL_MS = 1_000;
 
-export const TACK_UFW_PREFIX = "tack:";
 
 function healthOf(specific: HealthDoc | undefined, scoped: HealthDoc | undefined): HealthCheck {
   const h = specific ?? scoped;
@@ -103,7 +103,7 @@ function ufwRule(r: UfwRuleDoc, facts: HostFacts): DesiredUfwRule {
     kind: "ufw.rule",
     name: ufwRuleName(base),
     ...base,
-    comment: r.comment ? `${TACK_UFW_PREFIX} ${r.comment}` : TACK_UFW_PREFIX,
+    comment: ufwComment(r.comment),
     adopt: r.adopt,
     derived: false,
   };
@@ -139,9 +139,6 @@ export function publishedPorts(composeTexts: string[]): PublishedPort[] {
   return out;
 }
 
-export function cloudflareComment(host: string, comment: string | undefined): string {
-  return comment ? `tack:${host} ${comment}` : `tack:${host}`;
-}
 
 export function resolveHost(input: ResolveInput): ResolvedHost {
   const { doc, repoRoot, files, facts } = input;
@@ -233,7 +230,7 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
       const base = { action: "allow" as const, direction: "in" as const, proto: "tcp" as const, port: String(port), from: facts.npmBridgeSubnet ?? SYMBOLIC_BRIDGE_SUBNET, to: "any" };
       const name = ufwRuleName(base);
       if (rules.has(name)) continue;
-      rules.set(name, { kind: "ufw.rule", name, ...base, comment: `${TACK_UFW_PREFIX} derived npm bridge to ${scope}`, adopt: false, derived: true });
+      rules.set(name, { kind: "ufw.rule", name, ...base, comment: ufwComment(`derived npm bridge to ${scope}`), adopt: false, derived: true });
     }
   }
   resources["ufw.rule"] = [...rules.values()];
@@ -249,7 +246,7 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
       content: r.content,
       ...(r.ttl !== undefined ? { ttl: r.ttl } : {}),
       ...(r.proxied !== undefined ? { proxied: r.proxied } : {}),
-      comment: cloudflareComment(host, r.comment),
+      comment: dnsComment(host, r.comment),
       adopt: r.adopt,
       acknowledge: r.acknowledge,
     };

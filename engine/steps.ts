@@ -5,6 +5,7 @@ import type { ResolvedHost } from "../core/resources.js";
 import { KINDS, layerOf } from "../kinds/index.js";
 import type { Gate, Plan } from "./plan.js";
 import { scopeOrder } from "./planner.js";
+import { listSome } from "../core/text.js";
 
 /**
  * A plan as the executor runs it: a list of steps, each one kind's changes in one phase (one driver call,
@@ -25,7 +26,7 @@ const KIND_ORDER: ResourceKind[] = [...KINDS].sort((a, b) => a.order - b.order).
 
 function describeChanges(phase: Phase, changes: Change[]): string {
   const names = changes.map((c) => `${c.action} ${formatRef(c.ref)}`);
-  return `${phase}: ${names.slice(0, 4).join(", ")}${names.length > 4 ? ` and ${names.length - 4} more` : ""}`;
+  return `${phase}: ${listSome(names, 4)}`;
 }
 
 export function buildSteps(plan: Plan, host: ResolvedHost): Step[] {

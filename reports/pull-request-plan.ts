@@ -6,6 +6,7 @@ import type { ResolvedHost } from "../core/resources.js";
 import type { Plan } from "../engine/plan.js";
 import { offlinePlan } from "../engine/offline-plan.js";
 import { checkoutRevision } from "../run/git-revision.js";
+import { SECRET_NAME } from "../core/text.js";
 
 /** A changed unit or compose file, as a unified diff between base and head (secrets masked). */
 export interface FileDiff {
@@ -100,7 +101,7 @@ export function splitUnifiedDiff(text: string, sub = "."): FileDiff[] {
 }
 
 // KEY=VALUE (unit Environment=, .env) and `key: value` (compose) lines whose key names a secret.
-const SECRET_ASSIGNMENT = /^([+\- ].*?\b[\w.-]*(?:token|secret|password|passwd|api[_-]?key|private[_-]?key|credentials?)[\w.-]*"?\s*[:=]\s*)(\S.*)$/i;
+const SECRET_ASSIGNMENT = new RegExp(`^([+\\- ].*?\\b[\\w.-]*(?:${SECRET_NAME.source})[\\w.-]*"?\\s*[:=]\\s*)(\\S.*)$`, "i");
 
 /** Mask the value of a diff line that assigns a secret; a `${VAR}` reference is not a secret and stays. */
 export function maskSecretLine(line: string): string {

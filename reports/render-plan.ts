@@ -9,6 +9,7 @@ import type { FileDiff, PullRequestPlan } from "./pull-request-plan.js";
 import type { Plan } from "../engine/plan.js";
 import { blockingFindings } from "../engine/plan.js";
 import { buildSteps } from "../engine/steps.js";
+import { SECRET_NAME } from "../core/text.js";
 
 /**
  * Plans for people (text for a terminal, markdown for a pull request comment) and for tools (JSON, stable:
@@ -23,12 +24,11 @@ export const MARKDOWN_MARKER = "<!-- tack-plan -->";
 /** Bump only on a breaking change of the JSON form; adding a field is not one. */
 export const PLAN_JSON_FORMAT_VERSION = 1;
 
-const SECRET_FIELD = /token|secret|password|passwd|credential|api[_-]?key|private[_-]?key/i;
 
 /** A value with every field whose name says "secret" replaced, at any depth. */
 export function maskValue(field: string, v: unknown): unknown {
   if (v === undefined || v === null) return null;
-  if (SECRET_FIELD.test(field)) return "(secret)";
+  if (SECRET_NAME.test(field)) return "(secret)";
   if (Array.isArray(v)) return v.map((x) => maskValue("", x));
   if (typeof v === "object") return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, maskValue(k, x)]));
   return v;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import Cloudflare from "cloudflare";
 import { TackError, TransientError, UserError } from "../../core/errors.js";
 import type { DesiredDnsRecord, SecretRef } from "../../core/resources.js";
+import { listSome } from "../../core/text.js";
 import {
   batchOps,
   chunk,
@@ -218,7 +219,7 @@ function safeJson(v: unknown): string {
 }
 
 function summary(names: string[]): string {
-  return names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} more`;
+  return listSome(names, 5);
 }
 
 /** retry-after in seconds or as an HTTP date; undefined when absent. */

@@ -1,3 +1,4 @@
+import { markerHost } from "../../core/ownership.js";
 import { diffFields, sameValue, type Change, type FieldChange, type Risk } from "../../core/changes.js";
 import type { Finding } from "../../core/findings.js";
 import type { DesiredDnsRecord } from "../../core/resources.js";
@@ -35,11 +36,7 @@ export function recordKey(type: string, fqdn: string): string {
   return `${type.toUpperCase()} ${fqdn.toLowerCase().replace(/\.$/, "")}`;
 }
 
-/** The host named by a record's `tack:<host>` marker, or undefined for an unmanaged record. */
-export function markerHost(comment: string | null | undefined): string | undefined {
-  const m = /^tack:(\S+)/.exec(comment ?? "");
-  return m?.[1];
-}
+export { markerHost };
 
 export function ownedBy(comment: string | null | undefined, host: string): boolean {
   return markerHost(comment) === host;

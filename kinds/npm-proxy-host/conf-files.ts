@@ -2,16 +2,12 @@
  * The proxy-host confs under `<dataDir>/nginx/proxy_host/` (`<id>.conf`, and `<id>.conf.err` for a conf nginx
  * refused, as NPM names it), written atomically so nginx never reads half a file.
  */
-import { randomBytes } from "node:crypto";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { writeFileAtomic } from "../../core/atomic-write.js";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 
-export async function writeAtomic(file: string, text: string): Promise<void> {
-  // The temp name must not end in .conf: nginx includes proxy_host/*.conf and could load a half-written file.
-  const tmp = `${file}.tack-${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  await rename(tmp, file);
-}
+// The temp name never ends in .conf (core/atomic-write.ts): nginx includes proxy_host/*.conf.
+const writeAtomic = (file: string, text: string) => writeFileAtomic(file, text, { mode: 0o644 });
 
 export async function readIfExists(file: string): Promise<string | undefined> {
   try {

@@ -14,6 +14,7 @@ import type { NpmDb } from "./npm-db.js";
 import type { InventoryEntry, NpmProxyHostActual } from "./proxy-host-plan.js";
 import { renderProxyHostConf } from "./render-conf.js";
 import { MANAGED_FIELDS, rowToModel, sortDomains, type ProxyHostFields, type ProxyHostRow } from "./row.js";
+import { listSome } from "../../core/text.js";
 
 /** What one apply wrote for one host, and what putting it back takes. */
 export interface Staged {
@@ -209,5 +210,5 @@ function culpritOf(nginxErr: string, staged: Staged[]): Staged | undefined {
 
 export function describeNames(staged: { name: string }[]): string {
   const names = staged.map((s) => s.name);
-  return names.length > 5 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ");
+  return listSome(names, 5);
 }

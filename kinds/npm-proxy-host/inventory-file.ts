@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { writeAtomic } from "./conf-files.js";
+import { writeFileAtomic } from "../../core/atomic-write.js";
 import type { InventoryEntry, ProxyHostInventory } from "./proxy-host-plan.js";
 
 export class FileProxyHostInventory implements ProxyHostInventory {
@@ -17,6 +17,6 @@ export class FileProxyHostInventory implements ProxyHostInventory {
   async save(entries: InventoryEntry[]): Promise<void> {
     const sorted = [...entries].sort((a, b) => a.id - b.id);
     await mkdir(dirname(this.file), { recursive: true });
-    await writeAtomic(this.file, JSON.stringify({ version: 1, hosts: sorted }, null, 2) + "\n");
+    await writeFileAtomic(this.file, JSON.stringify({ version: 1, hosts: sorted }, null, 2) + "\n");
   }
 }

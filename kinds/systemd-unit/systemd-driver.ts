@@ -1,13 +1,14 @@
 import { constants } from "node:fs";
-import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, join } from "node:path";
 import type { Change } from "../../core/changes.js";
 import { ApplyError, CommandError, errorMessage } from "../../core/errors.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredSystemdUnit, SystemdScope } from "../../core/resources.js";
 import type { Runner } from "../../core/runner.js";
 import { inventoryKey, type UnitInventory } from "./unit-inventory.js";
+import { writeFileAtomic } from "../../core/atomic-write.js";
 import {
   UNIT_KIND,
   contentHash,
@@ -187,10 +188,7 @@ export class SystemdDriver {
       const path = this.filePath(p.name);
       // Only when it differs: the plan may be stale, and an identical write is not a change.
       if ((await readHash(path)) !== contentHash(content)) {
-        await mkdir(dirname(path), { recursive: true });
-        const tmp = `${path}.tack-tmp`;
-        await writeFile(tmp, content);
-        await rename(tmp, path);
+        await writeFileAtomic(path, content);
         filesChanged = true;
       }
       await this.inventory.add(inventoryKey(this.systemdScope, p.name));
@@ -318,9 +316,6 @@ export class JsonFileUnitInventory implements UnitInventory {
   }
 
   private async write(units: Set<string>): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify({ units: [...units].sort() }, null, 2) + "\n");
-    await rename(tmp, this.path);
+    await writeFileAtomic(this.path, JSON.stringify({ units: [...units].sort() }, null, 2) + "\n");
   }
 }

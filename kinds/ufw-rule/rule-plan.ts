@@ -1,4 +1,5 @@
 import type { Change, FieldChange } from "../../core/changes.js";
+import { isTackComment, TACK_MARKER } from "../../core/ownership.js";
 import type { Finding } from "../../core/findings.js";
 import type { DesiredUfwRule } from "../../core/resources.js";
 import { positionKey, type UfwRule } from "./parse-rules.js";
@@ -10,7 +11,6 @@ import { positionKey, type UfwRule } from "./parse-rules.js";
  * lock-out guard, comment validation, and the ufw command lines the I/O file runs.
  */
 
-export const TACK_PREFIX = "tack:";
 
 export type UfwChange = Change<DesiredUfwRule, UfwRule>;
 
@@ -34,7 +34,7 @@ export interface UfwPlan {
   unmanaged: UfwRule[];
 }
 
-export const owned = (r: Pick<UfwRule, "comment">): boolean => r.comment.startsWith(TACK_PREFIX);
+export const owned = (r: Pick<UfwRule, "comment">): boolean => isTackComment(r.comment);
 
 export function isSymbolic(addr: string): boolean {
   return addr.includes("<");
@@ -55,7 +55,7 @@ export function families(d: Pick<DesiredUfwRule, "from" | "to">, ipv6: boolean):
 
 /** Comments go on ufw's command line and into its files: refuse anything that could break out. */
 export function commentProblem(comment: string): string | undefined {
-  if (!comment.startsWith(TACK_PREFIX)) return `comment must start with "${TACK_PREFIX}"`;
+  if (!isTackComment(comment)) return `comment must start with "${TACK_MARKER}"`;
   if (/['"\\`$]/.test(comment)) return "comment may not contain quotes, backslashes, backticks or $";
   if ([...comment].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) return "comment may not contain newlines or control characters";
   if (comment.length > 200) return "comment is longer than 200 characters";
