@@ -5,7 +5,7 @@ import { isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Do
 import type { z } from "zod";
 import type { Finding, SourceLocation } from "../core/findings.js";
 import { LruCache } from "../core/lru-cache.js";
-import { MAX_DESIRED_STATE_BYTES, readRepoFile, RepoFileError } from "./repo-files.js";
+import { InvalidUtf8Error, MAX_DESIRED_STATE_BYTES, readRepoFile, RepoFileError } from "./repo-files.js";
 import { repairForDiagnostics } from "./repair.js";
 import { hostSchema, type HostDoc } from "./schema.js";
 
@@ -195,7 +195,8 @@ export async function loadRepo(root: string): Promise<LoadedRepo> {
     try {
       text = await readRepoFile(root, file, MAX_DESIRED_STATE_BYTES);
     } catch (err) {
-      if (file === "tack.yaml" || !(err instanceof RepoFileError)) {
+      if (err instanceof InvalidUtf8Error) findings.push({ id: "file", severity: "error", message: err.message, location: { file, line: err.line, column: err.column } });
+      else if (file === "tack.yaml" || !(err instanceof RepoFileError)) {
         findings.push({ id: "file", severity: "error", message: (err as Error).message, location: { file, line: 1, column: 1 } });
       }
       continue;
