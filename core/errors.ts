@@ -3,9 +3,10 @@ import { formatFinding, type Finding } from "./findings.js";
 import { formatRef, type ResourceRef } from "./refs.js";
 
 /**
- * Three behaviours, as in Flux: a UserError is terminal (bad desired state: say why, never retry), a
- * TransientError is retried with backoff, and the rest (UnsafePlanError, ApplyError) stop the run with
- * what is known. Every class keeps its cause.
+ * Behaviours as in Flux: a UserError is terminal (bad desired state: say why, never retry); a TransientError is
+ * retried with backoff and never condemns a revision; a HostError says the host is not ready (a token variable is
+ * missing, NPM's container is gone, no Compose): the agent stalls with the reason until a person fixes the host;
+ * the rest (UnsafePlanError, ApplyError) stop the run with what is known. Every class keeps its cause.
  */
 export class TackError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -31,6 +32,9 @@ export class TransientError extends TackError {
     this.retryAfterMs = options?.retryAfterMs;
   }
 }
+
+/** The host lacks something tack needs, which no commit can fix: a token variable, NPM's container, Compose. */
+export class HostError extends TackError {}
 
 /** A guard refused the plan. */
 export class UnsafePlanError extends TackError {
@@ -76,4 +80,15 @@ export class CommandError extends TackError {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** What kind of failure this is, looking through causes (an ApplyError wraps the driver's error). */
+export type FailureClass = "transient" | "host" | "failure";
+
+export function failureClass(err: unknown): FailureClass {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof TransientError) return "transient";
+    if (e instanceof HostError) return "host";
+  }
+  return "failure";
 }

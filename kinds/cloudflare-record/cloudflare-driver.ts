@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import Cloudflare from "cloudflare";
-import { TackError, TransientError, UserError } from "../../core/errors.js";
+import { HostError, TackError, TransientError, UserError } from "../../core/errors.js";
+import { retryTransient } from "../../core/retry.js";
 import type { DesiredDnsRecord, SecretRef } from "../../core/resources.js";
 import { listSome } from "../../core/text.js";
 import {
@@ -34,6 +35,8 @@ export interface CloudflareDriverOptions {
   driftIntervalMs?: number;
   /** Operations per batch call (the Free plan allows 200). */
   batchSize?: number;
+  /** How long a call keeps retrying transient failures beyond the SDK's own retries (core/retry.ts; default 0). */
+  retryBudgetMs?: number;
   /** For tests and embedding: env to read the token from, a clock, and a log sink. */
   env?: NodeJS.ProcessEnv;
   now?: () => number;
@@ -45,16 +48,17 @@ const LIST_PER_PAGE = 5000;
 export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
   if ("env" in ref) {
     const v = env[ref.env]?.trim();
-    if (!v) throw new UserError(`Cloudflare token: environment variable ${ref.env} is not set`);
+    // The host's problem, not the commit's: the agent stalls with this reason instead of condemning the revision.
+    if (!v) throw new HostError(`Cloudflare token: environment variable ${ref.env} is not set`);
     return v;
   }
   let v: string;
   try {
     v = readFileSync(ref.file, "utf8").trim();
   } catch (err) {
-    throw new UserError(`Cloudflare token: cannot read file ${ref.file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new HostError(`Cloudflare token: cannot read file ${ref.file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
   }
-  if (!v) throw new UserError(`Cloudflare token: file ${ref.file} is empty`);
+  if (!v) throw new HostError(`Cloudflare token: file ${ref.file} is empty`);
   return v;
 }
 
@@ -124,6 +128,7 @@ export class CloudflareDriver {
     const names = ops.map((o) => o.ref.name);
     await this.call(`apply ${ops.length} change(s) to ${this.options.zone} (${summary(names)})`, () =>
       this.#client.dns.records.batch({ zone_id: zoneId, ...(body as object) } as Cloudflare.DNS.RecordBatchParams),
+      { changesZone: true },
     );
     this.options.log?.(`cloudflare: applied ${ops.length} change(s) in one batch: ${summary(names)}`);
   }
@@ -161,13 +166,23 @@ export class CloudflareDriver {
     return out;
   }
 
-  /** Runs one SDK call and turns its failure into a tack error whose message names what failed and never the token. */
-  private async call<T>(what: string, fn: () => PromiseLike<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw this.translate(what, err);
-    }
+  /**
+   * Runs one SDK call and turns its failure into a tack error whose message names what failed and never the token.
+   * A transient failure is retried within the retry budget (after the SDK's own two retries); a call that changes
+   * the zone only when Cloudflare refused it before acting (429), since a 5xx or a lost connection may have applied it.
+   */
+  private async call<T>(what: string, fn: () => PromiseLike<T>, opts: { changesZone?: boolean } = {}): Promise<T> {
+    const once = async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw this.translate(what, err);
+      }
+    };
+    return retryTransient(once, {
+      budgetMs: this.options.retryBudgetMs ?? 0,
+      ...(opts.changesZone ? { retryIf: (e: TransientError) => e instanceof RateLimitError } : {}),
+    });
   }
 
   private translate(what: string, err: unknown): Error {
@@ -178,12 +193,12 @@ export class CloudflareDriver {
       const detail = r(apiErrors.map((e) => `${e.code ?? "?"} ${e.message ?? ""}`.trim()).join("; ") || `HTTP ${err.status ?? "?"}`);
       if (err.status === 429) {
         const wait = err.headers ? retryAfterMs(err.headers) : undefined;
-        return new TransientError(`Cloudflare rate limit while trying to ${what}: retry after ${Math.round((wait ?? 0) / 1000)} s`, {
+        return new RateLimitError(`Cloudflare rate limit while trying to ${what}: retry after ${Math.round((wait ?? 0) / 1000)} s`, {
           retryAfterMs: wait,
         });
       }
       if (err.status === 401 || err.status === 403 || codes.some((c) => c === 9109 || c === 10000 || c === 9106 || c === 6003))
-        return new TackError(`Cloudflare rejected the API token (HTTP ${err.status}: ${detail}) while trying to ${what}`);
+        return new HostError(`Cloudflare rejected the API token (HTTP ${err.status}: ${detail}) while trying to ${what}`);
       if (codes.includes(81057) || codes.includes(81058))
         return new UserError(`Cloudflare: a record with the same type, name and content already exists (${detail}) while trying to ${what}`);
       if (codes.includes(81053) || codes.includes(81054))
@@ -231,3 +246,6 @@ function retryAfterMs(headers: Headers): number {
   const secs = parseFloat(s);
   return Number.isNaN(secs) ? Math.max(0, Date.parse(s) - Date.now()) : secs * 1000;
 }
+
+/** A 429: Cloudflare refused the call before acting on it, so even a call that changes the zone may be sent again. */
+class RateLimitError extends TransientError {}

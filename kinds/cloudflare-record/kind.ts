@@ -3,6 +3,7 @@ import type { Change } from "../../core/changes.js";
 import type { Finding } from "../../core/findings.js";
 import { observedOf, type Kind } from "../../core/kind.js";
 import type { DesiredDnsRecord, ResolvedHost } from "../../core/resources.js";
+import { defaultRetryBudgetMs } from "../../core/retry.js";
 import { CloudflareDriver, resolveSecret } from "./cloudflare-driver.js";
 import { ownedBy, planRecords, recordKey, type ObservedDnsRecord } from "./record-plan.js";
 
@@ -38,7 +39,14 @@ function driverFor(host: ResolvedHost, stateDir: string, env: NodeJS.ProcessEnv 
   const key = JSON.stringify([stateDir, host.host, cf.zone, tokenHash, host.policy.driftIntervalMs.dns, env?.CLOUDFLARE_BASE_URL ?? process.env.CLOUDFLARE_BASE_URL]);
   let driver = drivers.get(key);
   if (!driver) {
-    driver = new CloudflareDriver({ host: host.host, zone: cf.zone, token: cf.token, driftIntervalMs: host.policy.driftIntervalMs.dns, ...(env ? { env } : {}) });
+    driver = new CloudflareDriver({
+      host: host.host,
+      zone: cf.zone,
+      token: cf.token,
+      driftIntervalMs: host.policy.driftIntervalMs.dns,
+      retryBudgetMs: defaultRetryBudgetMs(env ?? process.env),
+      ...(env ? { env } : {}),
+    });
     drivers.set(key, driver);
   }
   return driver;

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from "yaml";
 import type { Change } from "../../core/changes.js";
-import { ApplyError, CommandError, TransientError, UserError } from "../../core/errors.js";
+import { ApplyError, CommandError, HostError, TransientError, UserError } from "../../core/errors.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import type { Runner, RunResult } from "../../core/runner.js";
@@ -79,7 +79,7 @@ export class ComposeDriver {
           detectedVersions.v1 = (await this.runner.run("docker-compose", ["version"], {})).stdout.trim();
           return "v1" as const;
         } catch (err) {
-          throw new UserError(`neither "docker compose" nor "docker-compose" works on this host: ${(err as Error).message}`);
+          throw new HostError(`neither "docker compose" nor "docker-compose" works on this host: ${(err as Error).message}`);
         }
       }
     })();

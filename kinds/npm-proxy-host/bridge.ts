@@ -5,6 +5,7 @@
  */
 import { TackError } from "../../core/errors.js";
 import type { Runner } from "../../core/runner.js";
+import { dockerFailure } from "../../core/docker-errors.js";
 
 export interface NpmBridge {
   gateway: string;
@@ -30,6 +31,8 @@ export function parseIpamConfig(network: string, json: string): NpmBridge {
 }
 
 export async function readNpmBridge(runner: Runner, network: string): Promise<NpmBridge> {
-  const { stdout } = await runner.run("docker", ["network", "inspect", network, "--format", "{{json .IPAM.Config}}"]);
+  const { stdout } = await runner.run("docker", ["network", "inspect", network, "--format", "{{json .IPAM.Config}}"]).catch((err: unknown) => {
+    throw dockerFailure(err, `NPM's Docker network ${network} (edge.npm.network)`);
+  });
   return parseIpamConfig(network, stdout);
 }

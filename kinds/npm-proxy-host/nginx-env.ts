@@ -2,6 +2,7 @@
  * NPM's container as the driver sees it: `docker exec` into it through the Runner, `nginx <args>` there, and
  * the two facts the conf renderer needs from it (nginx version, IPv6), read once per driver.
  */
+import { dockerFailure } from "../../core/docker-errors.js";
 import { TackError } from "../../core/errors.js";
 import type { Runner, RunOptions, RunResult } from "../../core/runner.js";
 import { parseNginxVersion } from "./render-conf.js";
@@ -48,7 +49,9 @@ export class NpmContainer {
     let { nginxVersion, ipv6 } = this.given;
     let image: string | undefined;
     if (ipv6 === undefined || nginxVersion === undefined) {
-      const r = await this.runner.run("docker", ["inspect", this.name, "--format", "{{json .Image}} {{json .Config.Env}}"]);
+      const r = await this.runner.run("docker", ["inspect", this.name, "--format", "{{json .Image}} {{json .Config.Env}}"]).catch((err: unknown) => {
+        throw dockerFailure(err, `NPM's container ${this.name} (edge.npm.container)`);
+      });
       const [imageJson, ...envJson] = r.stdout.trim().split(" ");
       image = JSON.parse(imageJson ?? "null") as string | undefined;
       const vars = (JSON.parse(envJson.join(" ") || "null") as string[] | null) ?? [];
