@@ -26,6 +26,11 @@ import { Watchers } from "./watchers.js";
  * The agent (`tack daemon`): follows a git branch (or a directory), converges the host on each new revision
  * through applyRevision, heals drift between commits, and reports on an HTTP listener. One reconcile at a time
  * (SingleFlight); one agent per host (StateLock held for its lifetime).
+ *
+ * This file wires the parts and owns start and stop: status.ts (what /status reports), scheduler.ts (triggers,
+ * timers, single-flight), revision-loop.ts (fetch → decide → apply, heal or hold), heal.ts (drift between
+ * commits), applier.ts (every write to the host), watchers.ts (chokidar), rollback-requests.ts and
+ * control-handlers.ts (the listener's commands), reconcile-record.ts (the end of each reconcile).
  */
 export interface DaemonOptions {
   repo: string;
