@@ -44,8 +44,7 @@ const OWN_WRITE_SETTLE_MS = 300;
 
 export class Applier {
   readonly ctx: ReconcileContext;
-  /** The host as last resolved (a plan event or a drift check): scopes, NPM data dir, drift interval. */
-  lastHost: ResolvedHost | undefined;
+  private resolvedHost: ResolvedHost | undefined;
   private applying = false;
   private appliedAt = 0;
 
@@ -60,6 +59,16 @@ export class Applier {
       ...(d.env ? { env: d.env } : {}),
       ...(d.beforeStep ? { beforeStep: d.beforeStep } : {}),
     };
+  }
+
+  /** The host as last resolved (a plan event or a drift check): scopes, NPM data dir, drift interval. */
+  get lastHost(): ResolvedHost | undefined {
+    return this.resolvedHost;
+  }
+
+  /** A drift check resolved the desired state against the live host without planning through us. */
+  resolved(host: ResolvedHost): void {
+    this.resolvedHost = host;
   }
 
   /** True while we write to the host and just after: a watcher event then is ours, not drift. */
@@ -138,7 +147,7 @@ export class Applier {
       if (ev.type === "step-failed") log(`step ${ev.step.phase}${ev.step.scope ? ` [${ev.step.scope}]` : ""} failed: ${ev.error}`);
       if (ev.step.phase === "health" && ev.step.scope && ev.type !== "step-start") metrics.setHealth(ev.step.scope, ev.type === "step-done");
     } else if (e.type === "plan") {
-      this.lastHost = e.host;
+      this.resolvedHost = e.host;
       if (e.plan.changes.length) log(`${e.purpose} plan of ${e.plan.revision}: ${e.plan.changes.length} change(s)`);
     }
   }

@@ -48,7 +48,7 @@ export class Healer {
   private async observe(revision: string, dir: string): Promise<Plan["changes"]> {
     const { applier, runner, metrics, status } = this.d;
     const resolved = await resolveLive(dir, applier.ctx);
-    applier.lastHost = resolved;
+    applier.resolved(resolved);
     const lp = await planLive(resolved, revision, applier.ctx);
     const owners = observedOwners(lp.resolved, lp.observed);
     metrics.setScopeOwners([...owners].map(([scope, owner]) => ({ scope, owner: owner as ScopeOwnerLabel })));
