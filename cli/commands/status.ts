@@ -1,4 +1,4 @@
-import type { DaemonStatus } from "../../agent/daemon.js";
+import type { DaemonStatus } from "../../agent/status.js";
 import { agentUrl, callAgent } from "../../agent/agent-client.js";
 import { readSuspension } from "../../agent/suspension.js";
 import { Journal } from "../../run/journal.js";

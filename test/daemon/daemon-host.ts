@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
 import { ExecaRunner } from "../../core/runner.js";
-import { startDaemon, type DaemonOptions, type DaemonStatus, type RunningDaemon } from "../../agent/daemon.js";
+import { startDaemon, type DaemonOptions, type RunningDaemon } from "../../agent/daemon.js";
+import type { DaemonStatus } from "../../agent/status.js";
 import { requestFromNpm } from "../../sandbox/fixtures.js";
 import { sandbox } from "../../sandbox/sandbox-env.js";
 

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { LAST_SUCCESS_KEY, startDaemon, type RunningDaemon } from "../../agent/daemon.js";
+import { startDaemon, type RunningDaemon } from "../../agent/daemon.js";
+import { LAST_SUCCESS_KEY } from "../../agent/reconcile-record.js";
 import { Journal } from "../../run/journal.js";
 
 /** No host part is needed: the desired state is invalid, so the agent never observes or changes anything. */

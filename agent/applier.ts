@@ -1,0 +1,154 @@
+import { UnsafePlanError, UserError } from "../core/errors.js";
+import { formatFinding } from "../core/findings.js";
+import type { ResolvedHost } from "../core/resources.js";
+import type { Runner } from "../core/runner.js";
+import type { Journal } from "../run/journal.js";
+import { applyRevision, type ApplyOutcome, type ReconcileContext, type ReconcileEvent } from "../run/reconcile.js";
+import { leftAfterApply, recordDrift } from "./drift-report.js";
+import type { FlapDetector } from "./flap-detector.js";
+import type { ReconcileResult, TackMetrics } from "./metrics.js";
+import type { AgentStatus } from "./status.js";
+
+/**
+ * The agent's writes to the host: a revision applied (new head, drift healing, crash recovery) or a manual
+ * rollback, all through one ReconcileContext. Records each outcome on the status and the metrics, keeps the
+ * host as last resolved, and tells the drift watchers when what they see is our own writing.
+ */
+export interface ApplierDeps {
+  stateDir: string;
+  runner: Runner;
+  journal: Journal;
+  metrics: TackMetrics;
+  status: AgentStatus;
+  flaps: FlapDetector;
+  signal: AbortSignal;
+  log: (line: string) => void;
+  host?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Every reconcile event (plans, steps, rollbacks), e.g. for a progress printer. */
+  onEvent?: ((e: ReconcileEvent) => void) | undefined;
+  beforeStep?: ReconcileContext["beforeStep"] | undefined;
+}
+
+export const RESULT_OF: Record<ApplyOutcome["status"], ReconcileResult> = {
+  applied: "success",
+  "no-changes": "no-changes",
+  "rolled-back": "rolled-back",
+  "rollback-failed": "failure",
+  refused: "refused",
+  skipped: "no-changes",
+};
+
+/** Our own writes (NPM confs, unit files) reach chokidar up to its stat latency after the apply ends. */
+const OWN_WRITE_SETTLE_MS = 300;
+
+export class Applier {
+  readonly ctx: ReconcileContext;
+  private resolvedHost: ResolvedHost | undefined;
+  private applying = false;
+  private appliedAt = 0;
+
+  constructor(private readonly d: ApplierDeps) {
+    this.ctx = {
+      runner: d.runner,
+      stateDir: d.stateDir,
+      journal: d.journal,
+      signal: d.signal,
+      onEvent: (e) => this.onEvent(e),
+      ...(d.host ? { host: d.host } : {}),
+      ...(d.env ? { env: d.env } : {}),
+      ...(d.beforeStep ? { beforeStep: d.beforeStep } : {}),
+    };
+  }
+
+  /** The host as last resolved (a plan event or a drift check): scopes, NPM data dir, drift interval. */
+  get lastHost(): ResolvedHost | undefined {
+    return this.resolvedHost;
+  }
+
+  /** A drift check resolved the desired state against the live host without planning through us. */
+  resolved(host: ResolvedHost): void {
+    this.resolvedHost = host;
+  }
+
+  /** True while we write to the host and just after: a watcher event then is ours, not drift. */
+  isOwnWrite(now = Date.now()): boolean {
+    return this.applying || now - this.appliedAt < OWN_WRITE_SETTLE_MS;
+  }
+
+  /** Runs work that writes to the host: the drift watchers ignore what they see meanwhile. */
+  async whileApplying<T>(work: () => Promise<T>): Promise<T> {
+    this.applying = true;
+    try {
+      return await work();
+    } finally {
+      this.applying = false;
+      this.appliedAt = Date.now();
+    }
+  }
+
+  /** Apply a revision, mapping a refused or invalid desired state to its journal mark. */
+  apply(dir: string, revision: string, leaveAlone: string[] = []): Promise<ReconcileResult> {
+    return this.whileApplying(async () => {
+      try {
+        const o = await applyRevision({ dir, revision, ...(leaveAlone.length ? { leaveAlone } : {}) }, this.ctx);
+        this.recordOutcome(o);
+        if (o.status === "applied") this.d.log(`applied ${revision}`);
+        if (o.status === "applied" || o.status === "no-changes") this.d.status.succeeded();
+        return RESULT_OF[o.status];
+      } catch (err) {
+        return this.refusedOrInvalid(err, revision);
+      }
+    });
+  }
+
+  recordOutcome(o: ApplyOutcome): void {
+    const { metrics, status } = this.d;
+    for (const c of o.cutovers) metrics.cutover(c.scope, c.from, c.to, c.result);
+    if (o.status === "rolled-back" || o.status === "rollback-failed") metrics.rollback();
+    if (o.status === "applied" || o.status === "no-changes") {
+      status.applied(o.revision);
+      metrics.setAppliedRevision(o.revision);
+      recordDrift(leftAfterApply(o.plan), this.d);
+      if (this.lastHost) metrics.setScopeOwners(this.lastHost.scopes.map((s) => ({ scope: s.name, owner: s.owner })));
+    }
+    if (o.error) status.failed(`${o.revision}: ${o.error}${o.rollbackError ? `\nrollback failed: ${o.rollbackError}` : ""}`);
+    status.ranRecorded(this.d.journal.lastRun());
+  }
+
+  private refusedOrInvalid(err: unknown, revision: string): ReconcileResult {
+    const { journal, status, log } = this.d;
+    if (err instanceof UserError) {
+      journal.setRevision(revision, "invalid", err.message);
+      const locations = err.findings.filter((f) => f.severity === "error").map(formatFinding);
+      status.markInvalid({ revision, message: err.message, locations });
+      const message = `${revision} is invalid: ${err.message}`;
+      status.failed(message);
+      log(message);
+      return "invalid";
+    }
+    if (err instanceof UnsafePlanError) {
+      journal.setRevision(revision, "failed", `refused: ${err.message}`);
+      const message = `${revision} refused: ${err.message}`;
+      status.failed(message);
+      log(message);
+      return "refused";
+    }
+    throw err;
+  }
+
+  private onEvent(e: ReconcileEvent): void {
+    const { log, metrics } = this.d;
+    this.d.onEvent?.(e);
+    if (e.type === "log") log(e.message);
+    else if (e.type === "rollback-start") log(`rolling back to ${e.target} (${e.reason})`);
+    else if (e.type === "exec") {
+      const ev = e.event;
+      if (ev.type === "step-failed") log(`step ${ev.step.phase}${ev.step.scope ? ` [${ev.step.scope}]` : ""} failed: ${ev.error}`);
+      if (ev.step.phase === "health" && ev.step.scope && ev.type !== "step-start") metrics.setHealth(ev.step.scope, ev.type === "step-done");
+    } else if (e.type === "plan") {
+      this.resolvedHost = e.host;
+      if (e.plan.changes.length) log(`${e.purpose} plan of ${e.plan.revision}: ${e.plan.changes.length} change(s)`);
+    }
+  }
+}
