@@ -1,4 +1,4 @@
-import { UnsafePlanError, UserError } from "../core/errors.js";
+import { errorMessage, failureClass, UnsafePlanError, UserError } from "../core/errors.js";
 import { formatFinding } from "../core/findings.js";
 import type { ResolvedHost } from "../core/resources.js";
 import type { Runner } from "../core/runner.js";
@@ -35,6 +35,7 @@ export const RESULT_OF: Record<ApplyOutcome["status"], ReconcileResult> = {
   "no-changes": "no-changes",
   "rolled-back": "rolled-back",
   "rollback-failed": "failure",
+  "failed-transient": "transient",
   refused: "refused",
   skipped: "no-changes",
 };
@@ -95,9 +96,10 @@ export class Applier {
         this.recordOutcome(o);
         if (o.status === "applied") this.d.log(`applied ${revision}`);
         if (o.status === "applied" || o.status === "no-changes") this.d.status.succeeded();
-        return RESULT_OF[o.status];
+        if (o.status === "failed-transient") this.d.log(`${revision} not applied (${o.failureClass === "host" ? "host problem" : "transient"}): ${o.error}; it will be tried again`);
+        return o.status === "failed-transient" && o.failureClass === "host" ? "stalled" : RESULT_OF[o.status];
       } catch (err) {
-        return this.refusedOrInvalid(err, revision);
+        return this.notTheRevisionsFault(err, revision) ?? this.refusedOrInvalid(err, revision);
       }
     });
   }
@@ -114,6 +116,16 @@ export class Applier {
     }
     if (o.error) status.failed(`${o.revision}: ${o.error}${o.rollbackError ? `\nrollback failed: ${o.rollbackError}` : ""}`);
     status.ranRecorded(this.d.journal.lastRun());
+  }
+
+  /** A host problem or a transient failure before any step ran (observing, resolving facts): nothing is marked. */
+  private notTheRevisionsFault(err: unknown, revision: string): ReconcileResult | undefined {
+    const cls = failureClass(err);
+    if (cls === "failure") return undefined;
+    const message = `${revision} not applied (${cls === "host" ? "host problem" : "transient"}): ${errorMessage(err)}`;
+    this.d.status.failed(message);
+    this.d.log(`${message}; it will be tried again`);
+    return cls === "host" ? "stalled" : "transient";
   }
 
   private refusedOrInvalid(err: unknown, revision: string): ReconcileResult {

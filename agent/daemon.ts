@@ -14,6 +14,7 @@ import { startListener } from "./listener.js";
 import { TackMetrics } from "./metrics.js";
 import { recordReconcile, restoreLastSuccess, type ReconcileRecord } from "./reconcile-record.js";
 import { jittered } from "./revision-policy.js";
+import { RetryBackoff, type RetryBackoffOptions } from "./retry-backoff.js";
 import { RevisionLoop } from "./revision-loop.js";
 import { RollbackRequests } from "./rollback-requests.js";
 import { Scheduler, type Trigger } from "./scheduler.js";
@@ -48,6 +49,8 @@ export interface DaemonOptions {
   /** Override of the desired state's policy.drift.interval (ms). */
   driftIntervalMs?: number;
   flap?: FlapOptions;
+  /** Waits before trying a revision again after a transient failure or a host problem (default 5 s doubling to 5 min). */
+  retryBackoff?: RetryBackoffOptions;
   /** Debounce of the file watchers (directory source, NPM proxy_host dir, unit dir). */
   watchDebounceMs?: number;
   runner?: Runner;
@@ -131,7 +134,14 @@ function assemble(options: DaemonOptions, log: (line: string) => void): Agent {
   const { host, env, onEvent, beforeStep } = options;
   const applier = new Applier({ stateDir, runner, journal, metrics, status, flaps, signal: abort.signal, log, host, env, onEvent, beforeStep });
   const healer = new Healer({ applier, runner, metrics, status, flaps, log });
-  const loop = new RevisionLoop({ source, journal, metrics, status, applier, healer, stateDir, allowRewind: !!options.allowRewind, log });
+  // The scheduler is made below; the backoff only reaches it once reconciles run.
+  const retry = new RetryBackoff(
+    (delayMs) => scheduler.once("retry", delayMs),
+    () => scheduler.cancel("retry"),
+    status,
+    options.retryBackoff,
+  );
+  const loop = new RevisionLoop({ source, journal, metrics, status, applier, healer, stateDir, allowRewind: !!options.allowRewind, log, retry });
   const record = (r: ReconcileRecord) => {
     recordReconcile(r, { status, metrics, journal });
     if (applier.lastHost) watchers.watchDriftOf(applier.lastHost);

@@ -7,8 +7,9 @@ import { RESOURCE_KINDS, type ResourceKind } from "../core/refs.js";
  * cardinality is bounded: kinds and results are fixed sets, scopes come from the desired state, and the
  * revision info gauges keep one series (the old revision's series is removed when it changes).
  */
-export type ReconcileResult = "success" | "no-changes" | "failure" | "rolled-back" | "invalid" | "refused";
-export const RECONCILE_RESULTS: ReconcileResult[] = ["success", "no-changes", "failure", "rolled-back", "invalid", "refused"];
+/** transient: a 429/5xx/unreachable daemon outlasted the retries (tried again later); stalled: the host lacks something. */
+export type ReconcileResult = "success" | "no-changes" | "failure" | "rolled-back" | "invalid" | "refused" | "transient" | "stalled";
+export const RECONCILE_RESULTS: ReconcileResult[] = ["success", "no-changes", "failure", "rolled-back", "invalid", "refused", "transient", "stalled"];
 export type ScopeOwnerLabel = "native" | "docker" | "none" | "both";
 const OWNER_LABELS: ScopeOwnerLabel[] = ["native", "docker", "none", "both"];
 
@@ -31,6 +32,7 @@ export class TackMetrics {
   private readonly rollbackTotal: Counter;
   private readonly gitFetchErrors: Counter;
   private readonly suspended: Gauge;
+  private readonly stalled: Gauge;
   private desiredRev: string | undefined;
   private appliedRev: string | undefined;
   private scopes = new Set<string>();
@@ -61,6 +63,8 @@ export class TackMetrics {
     this.gitFetchErrors = new Counter({ name: "tack_git_fetch_errors_total", help: "Failed git fetches.", registers });
     this.suspended = new Gauge({ name: "tack_suspended", help: "1 while reconciling is suspended.", registers });
     this.suspended.set(0);
+    this.stalled = new Gauge({ name: "tack_stalled", help: "1 while the host lacks something tack needs (a token variable, NPM's container, Compose): see /status.", registers });
+    this.stalled.set(0);
     this.lastFailed.set(0);
   }
 
@@ -76,6 +80,10 @@ export class TackMetrics {
     if (!ok) this.lastFailed.set(1);
     else if (this.desiredRev === undefined || this.desiredRev === this.appliedRev) this.lastFailed.set(0);
     if (ok) this.lastSuccess.set(now / 1000);
+  }
+
+  setStalled(stalled: boolean): void {
+    this.stalled.set(stalled ? 1 : 0);
   }
 
   /** Seeds tack_last_success_timestamp_seconds (Unix ms), e.g. from the journal after a restart. */

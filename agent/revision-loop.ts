@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { errorMessage } from "../core/errors.js";
+import { errorMessage, failureClass } from "../core/errors.js";
 import type { Journal, RevisionRow } from "../run/journal.js";
 import type { Applier } from "./applier.js";
 import type { Healer } from "./heal.js";
 import type { TackMetrics } from "./metrics.js";
 import type { ReconcileRecord } from "./reconcile-record.js";
+import type { RetryBackoff } from "./retry-backoff.js";
 import { decideRevision, type RevisionDecision } from "./revision-policy.js";
 import type { Trigger } from "./scheduler.js";
 import type { DesiredSource } from "./sources.js";
@@ -27,6 +28,7 @@ export interface RevisionLoopDeps {
   stateDir: string;
   allowRewind: boolean;
   log: (line: string) => void;
+  retry: RetryBackoff;
 }
 
 /** What the reconcile did so far; an error keeps the target it had reached. */
@@ -60,12 +62,27 @@ export class RevisionLoop {
       this.handledHead = head;
       await this.converge(head, suspension, turn);
     } catch (err) {
-      turn.result = "error";
+      const cls = failureClass(err);
+      turn.result = cls === "host" ? "stalled" : cls === "transient" ? "transient" : "error";
       turn.message = errorMessage(err);
       status.failed(turn.message);
       log(`reconcile failed: ${turn.message}`);
     }
+    this.afterTurn(turn);
     return { started, triggers: reasons, result: turn.result, revision: turn.target, message: turn.message };
+  }
+
+  /** Not the revision's fault: say so (Stalled for a host problem) and try the same revision again later. */
+  private afterTurn(turn: Turn): void {
+    const { status, metrics, retry, log } = this.d;
+    const stalled = turn.result === "stalled";
+    const message = turn.message ?? status.fields.lastError ?? turn.result;
+    status.stalledBy(stalled ? message : undefined);
+    metrics.setStalled(stalled);
+    if (turn.result === "transient" || stalled) {
+      const delay = retry.failed(message);
+      log(`next attempt in ${Math.round(delay / 1000)} s`);
+    } else if (turn.result !== "held" && turn.result !== "suspended") retry.succeeded();
   }
 
   /** The head of the source; a failed fetch falls back to the head known before, if any. */

@@ -1,7 +1,7 @@
 import { SingleFlight } from "./single-flight.js";
 
 /** Why a reconcile runs. */
-export type Trigger = "start" | "poll" | "webhook" | "source" | "drift" | "resume" | "rollback";
+export type Trigger = "start" | "poll" | "webhook" | "source" | "drift" | "resume" | "rollback" | "retry";
 
 export interface EveryOptions {
   /** Checked at each tick: when false, the tick is skipped (and the next one scheduled). */
@@ -17,6 +17,7 @@ export interface EveryOptions {
 export class Scheduler {
   private readonly flight: SingleFlight<Trigger>;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly pending = new Map<Trigger, NodeJS.Timeout>();
   private stoppingNow = false;
 
   constructor(work: (reasons: Set<Trigger>) => Promise<void>, onCrash: (err: unknown) => void) {
@@ -44,6 +45,27 @@ export class Scheduler {
       }, delayMs);
       this.timers.add(t);
     };
+  }
+
+  /** One reconcile `delayMs` from now; asking again replaces the pending one of the same key. */
+  once(reason: Trigger, delayMs: number): void {
+    if (this.stoppingNow) return;
+    this.cancel(reason);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.pending.delete(reason);
+      void this.flight.trigger(reason);
+    }, delayMs);
+    this.timers.add(t);
+    this.pending.set(reason, t);
+  }
+
+  cancel(reason: Trigger): void {
+    const t = this.pending.get(reason);
+    if (!t) return;
+    clearTimeout(t);
+    this.timers.delete(t);
+    this.pending.delete(reason);
   }
 
   /**

@@ -31,6 +31,28 @@ export interface ScopeHealth {
   at: string;
 }
 
+/** A problem of the host that no commit can fix (HostError): the agent keeps retrying, slowly, and says why. */
+export interface Stalled {
+  reason: "HostProblem";
+  message: string;
+  since: string;
+}
+
+/** The next attempt at a revision whose last run failed transiently (or stalled). */
+export interface RetryScheduled {
+  at: string;
+  attempt: number;
+  message: string;
+}
+
+/** Conditions as Flux reports them: each with a status, a reason (CamelCase) and a message for people. */
+export interface Condition {
+  type: "Ready" | "Reconciling" | "Stalled";
+  status: "True" | "False";
+  reason: string;
+  message: string;
+}
+
 export interface DaemonStatus {
   host: string | undefined;
   source: string;
@@ -50,6 +72,10 @@ export interface DaemonStatus {
   reconciles: number;
   /** The last health probe of each owned scope, from the drift checks (not the health gates). */
   health: Record<string, ScopeHealth>;
+  stalled: Stalled | undefined;
+  retry: RetryScheduled | undefined;
+  /** Ready, Reconciling, Stalled: derived from the fields above at each snapshot. */
+  conditions: Condition[];
 }
 
 /** The fields read fresh at each snapshot: the journal and the flap detector are their source of truth. */
@@ -90,6 +116,9 @@ export class AgentStatus {
       flapping: [],
       reconciles: 0,
       health: {},
+      stalled: undefined,
+      retry: undefined,
+      conditions: [],
     };
   }
 
@@ -100,7 +129,8 @@ export class AgentStatus {
 
   /** A copy for readers: the recorded fields with the live ones read now. */
   snapshot(): DaemonStatus {
-    return { ...this.state, ...this.live() };
+    const s = { ...this.state, ...this.live() };
+    return { ...s, conditions: conditionsOf(s) };
   }
 
   /** Hear of every change; returns the unsubscribe. */
@@ -150,6 +180,16 @@ export class AgentStatus {
     this.update({ drift, driftDetails });
   }
 
+  /** A host problem stopped the reconcile (undefined: it is gone). Keeps `since` while the problem stays. */
+  stalledBy(message: string | undefined): void {
+    const since = this.state.stalled?.since ?? new Date().toISOString();
+    this.update({ stalled: message ? { reason: "HostProblem", message, since } : undefined });
+  }
+
+  retrying(retry: RetryScheduled | undefined): void {
+    this.update({ retry });
+  }
+
   probed(health: DaemonStatus["health"]): void {
     this.update({ health });
   }
@@ -194,4 +234,40 @@ export class AgentStatus {
       }
     });
   }
+}
+
+const REASON_OF: Record<LastReconcile["result"], string> = {
+  success: "ReconciliationSucceeded",
+  "no-changes": "ReconciliationSucceeded",
+  failure: "ReconciliationFailed",
+  "rolled-back": "RolledBack",
+  invalid: "InvalidRevision",
+  refused: "PlanRefused",
+  transient: "TransientFailure",
+  stalled: "HostProblem",
+  held: "RevisionHeld",
+  suspended: "Suspended",
+  error: "ReconciliationFailed",
+};
+
+/** Ready: the desired revision is applied and the last reconcile succeeded; Reconciling: a retry is pending. */
+export function conditionsOf(s: Omit<DaemonStatus, "conditions">): Condition[] {
+  const last = s.lastReconcile;
+  const converged = s.desiredRevision === undefined || s.desiredRevision === s.appliedRevision;
+  const ok = last !== undefined && (last.result === "success" || last.result === "no-changes") && converged && !s.stalled;
+  const ready: Condition = ok
+    ? { type: "Ready", status: "True", reason: "ReconciliationSucceeded", message: `applied revision ${s.appliedRevision ?? "?"}` }
+    : {
+        type: "Ready",
+        status: "False",
+        reason: s.stalled ? "HostProblem" : last ? (converged ? REASON_OF[last.result] : last.result === "success" || last.result === "no-changes" ? "RevisionNotApplied" : REASON_OF[last.result]) : "Progressing",
+        message: s.stalled?.message ?? s.held ?? s.lastError ?? last?.message ?? (last ? `desired ${s.desiredRevision}, applied ${s.appliedRevision ?? "none"}` : "no reconcile yet"),
+      };
+  const reconciling: Condition = s.retry
+    ? { type: "Reconciling", status: "True", reason: "RetryScheduled", message: `attempt ${s.retry.attempt} at ${s.retry.at}: ${s.retry.message}` }
+    : { type: "Reconciling", status: "False", reason: last ? REASON_OF[last.result] : "Progressing", message: last ? `last reconcile: ${last.result}` : "starting" };
+  const stalled: Condition = s.stalled
+    ? { type: "Stalled", status: "True", reason: s.stalled.reason, message: s.stalled.message }
+    : { type: "Stalled", status: "False", reason: "NoHostProblem", message: "" };
+  return [ready, reconciling, stalled];
 }

@@ -7,7 +7,7 @@ import path from "node:path";
  * runs), revisions and their outcomes, and small key/values (suspension). A crash at any step leaves a run
  * in status `running`: the next start finds it and recovers (design.md Decisions: crash recovery).
  */
-export type RunStatus = "running" | "succeeded" | "failed" | "rolled-back" | "rollback-failed" | "interrupted";
+export type RunStatus = "running" | "succeeded" | "failed" | "failed-transient" | "rolled-back" | "rollback-failed" | "interrupted";
 export type StepStatus = "started" | "done" | "failed";
 export type RevisionStatus = "good" | "failed" | "invalid";
 

@@ -4,7 +4,10 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { loadDesiredState, loadRepo, selectHost } from "../desired-state/index.js";
 import { readNpmBridge } from "../kinds/npm-proxy-host/bridge.js";
-import { ApplyError, errorMessage, UnsafePlanError, UserError } from "../core/errors.js";
+import type { Phase } from "../core/changes.js";
+import { ApplyError, errorMessage, failureClass, UnsafePlanError, UserError } from "../core/errors.js";
+import type { Layer } from "../core/kind.js";
+import { layerOf } from "../kinds/index.js";
 import { formatRef } from "../core/refs.js";
 import type { HostFacts, Owner, ResolvedHost } from "../core/resources.js";
 import type { Runner } from "../core/runner.js";
@@ -137,7 +140,13 @@ export async function pruneSnapshots(stateDir: string, keep: Set<string>): Promi
 }
 
 export interface ApplyOutcome {
-  status: "no-changes" | "applied" | "rolled-back" | "rollback-failed" | "refused" | "skipped";
+  /**
+   * failed-transient: a 429, a 5xx, an unreachable daemon (after retries within the step) or a host problem stopped
+   * the run; the revision is not marked bad and is tried again (rolled back first only if a runtime had moved).
+   */
+  status: "no-changes" | "applied" | "rolled-back" | "rollback-failed" | "failed-transient" | "refused" | "skipped";
+  /** For failed-transient: a transient failure, or a problem of the host ("stalled" until a person fixes it). */
+  failureClass?: "transient" | "host";
   revision: string;
   runId?: number;
   error?: string;
@@ -169,7 +178,14 @@ async function executePlan(lp: LivePlan, runId: number, ctx: ReconcileContext, p
  * Converge the host back to a known state: the last good revision if there is one, else this revision's
  * desired state with the scope owners that were observed before the run (a first apply has no good revision).
  */
-async function rollBack(runId: number, revision: string, ctx: ReconcileContext, preRunOwners: Record<string, Owner> | undefined, failedDir: string): Promise<{ target: string }> {
+async function rollBack(
+  runId: number,
+  revision: string,
+  ctx: ReconcileContext,
+  preRunOwners: Record<string, Owner> | undefined,
+  failedDir: string,
+  layers?: Set<Layer>,
+): Promise<{ target: string }> {
   const good = ctx.journal.lastGoodRevision();
   let target: string;
   let resolved: ResolvedHost;
@@ -182,6 +198,9 @@ async function rollBack(runId: number, revision: string, ctx: ReconcileContext, 
   }
   ctx.onEvent?.({ type: "rollback-start", target, reason: "a step or gate failed" });
   const lp = await planLive(resolved, good ?? revision, ctx);
+  // A rollback undoes what the run did, in the layers it touched: a failed DNS step of a run that moved no runtime
+  // never stops or starts a runtime (other drift is the agent's healing, not this rollback's).
+  if (layers) lp.plan = { ...lp.plan, changes: lp.plan.changes.filter((c) => layers.has(layerOf(c.ref.kind))) };
   emitPlan(ctx, lp, "rollback");
   await executePlan(lp, runId, ctx, "rollback");
   return { target };
@@ -209,6 +228,21 @@ export interface ApplyRequest {
   /** Resources (`kind/name`) whose changes are left out of this run: the agent's flapping resources. */
   leaveAlone?: string[];
 }
+
+/** The layers a failed run changed: those of the steps it finished, and of the step that failed. */
+function touchedLayers(lp: LivePlan, err: unknown): Set<Layer> {
+  const layers = new Set<Layer>();
+  if (!(err instanceof ApplyError)) {
+    for (const c of lp.plan.changes) layers.add(layerOf(c.ref.kind));
+    return layers;
+  }
+  for (const ref of err.applied) layers.add(layerOf(ref.kind));
+  if (err.ref) layers.add(layerOf(err.ref.kind));
+  if (RUNTIME_PHASES.has(err.phase)) layers.add("runtime");
+  return layers;
+}
+
+const RUNTIME_PHASES = new Set<Phase>(["runtime-stop", "runtime-start", "health", "runtime-retire"]);
 
 export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): Promise<ApplyOutcome> {
   const revision = req.revision ?? (await dirRevision(req.dir));
@@ -245,9 +279,20 @@ export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): P
     return { status: "applied", revision, runId, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "succeeded" as const })) };
   } catch (err) {
     const error = errorMessage(err);
-    ctx.journal.setRevision(revision, "failed", error);
+    const cls = failureClass(err);
+    const touched = touchedLayers(lp, err);
+    if (cls !== "failure" && !touched.has("runtime")) {
+      // Not the revision's fault and no runtime moved: leave the host where it is; the next run finishes the job.
+      ctx.journal.finishRun(runId, "failed-transient", error);
+      return { status: "failed-transient", failureClass: cls, revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "failed" as const })) };
+    }
+    if (cls === "failure") ctx.journal.setRevision(revision, "failed", error);
     try {
-      const { target } = await rollBack(runId, revision, ctx, preRunOwners, snapshot);
+      const { target } = await rollBack(runId, revision, ctx, preRunOwners, snapshot, touched);
+      if (cls !== "failure") {
+        ctx.journal.finishRun(runId, "failed-transient", error, target);
+        return { status: "failed-transient", failureClass: cls, revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "rolled-back" as const })) };
+      }
       ctx.journal.finishRun(runId, "rolled-back", error, target);
       return { status: "rolled-back", revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "rolled-back" as const })) };
     } catch (rbErr) {

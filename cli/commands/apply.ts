@@ -71,6 +71,12 @@ export async function applyCommand(target: string, opts: ApplyOptions, o: Output
       case "rolled-back":
         o.err(`Apply of ${outcome.revision} failed and was rolled back: ${outcome.error}`);
         throw new ExitCode(1);
+      case "failed-transient":
+        o.err(
+          `Apply of ${outcome.revision} stopped (${outcome.failureClass === "host" ? "a problem of this host" : "a transient failure"}): ${outcome.error}\n` +
+            `The revision is not marked bad: run tack apply again${outcome.failureClass === "host" ? " once the host is fixed" : " later"}.`,
+        );
+        throw new ExitCode(1);
       default:
         o.err(`Apply of ${outcome.revision} failed (${outcome.error}) and the rollback failed too: ${outcome.rollbackError}`);
         throw new ExitCode(1);

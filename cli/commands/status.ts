@@ -50,6 +50,9 @@ export function renderStatus(s: Partial<DaemonStatus> & { agent?: string }, o: O
   if (health.length) o.out(`health:           ${health.map(([scope, h]) => `${scope} ${h.ok ? "up" : `DOWN (${h.detail})`}`).join(", ")}`);
   for (const f of s.flapping ?? []) o.out(`flapping:         ${f.ref} corrected ${f.corrections} times since ${f.since}: no longer corrected`);
   if (s.held) o.out(`held:             ${s.held}`);
+  if (s.stalled) o.out(`stalled:          since ${s.stalled.since}: ${s.stalled.message.split("\n")[0]}`);
+  if (s.retry) o.out(`next attempt:     #${s.retry.attempt} at ${s.retry.at}`);
+  for (const c of s.conditions ?? []) o.out(`condition:        ${c.type}=${c.status} ${c.reason}${c.message && c.status === "True" && c.type !== "Ready" ? `: ${c.message.split("\n")[0]}` : ""}`);
   if (s.invalid) {
     o.out(`invalid revision: ${short(s.invalid.revision)}`);
     for (const l of s.invalid.locations.length ? s.invalid.locations : s.invalid.message.split("\n")) o.out(`  ${l.trim()}`);
