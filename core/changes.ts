@@ -46,6 +46,8 @@ export interface Change<Desired = unknown, Actual = unknown> {
   actual?: Actual;
   /** The app scope this change belongs to, when it belongs to one. */
   scope?: string;
+  /** A prune: tack created or adopted this resource and the desired state no longer names it (policy.prune). */
+  prune?: boolean;
 }
 
 /** A change as the engine holds it, of any kind: what a kind's plan made, to be handed back to that kind's driver. */

@@ -2,6 +2,7 @@ import type { Change, Phase } from "./changes.js";
 import type { Finding } from "./findings.js";
 import type { StateProbe } from "./probe.js";
 import type { ResourceKind } from "./refs.js";
+import type { Inventory } from "./inventory.js";
 import type { DesiredResource, Handoff, ResolvedHost } from "./resources.js";
 import type { Runner } from "./runner.js";
 
@@ -67,6 +68,8 @@ export interface LiveDriver<D, A, F = NoFacts> {
 export interface LiveContext {
   runner: Runner;
   stateDir: string;
+  /** What tack created or adopted (the journal): drivers record into it, and prune reads it. */
+  inventory: Inventory;
   env?: NodeJS.ProcessEnv;
 }
 

@@ -162,6 +162,8 @@ export interface Policy {
   allowLargeChanges: boolean;
   /** Allow a plan with no SSH allow rule while incoming is denied. */
   allowSshLockout: boolean;
+  /** Per layer: remove what tack created and the desired state no longer names (false: report it only). */
+  prune: Record<"runtime" | "edge" | "firewall" | "dns", boolean>;
   /** Drift re-observation intervals, ms. */
   driftIntervalMs: { local: number; dns: number };
 }

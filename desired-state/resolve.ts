@@ -270,6 +270,7 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
       maxChangePercent: pol.safety.maxChangePercent,
       allowLargeChanges: pol.safety.allowLargeChanges,
       allowSshLockout: pol.safety.allowSshLockout,
+      prune: typeof pol.prune === "boolean" ? { runtime: pol.prune, edge: pol.prune, firewall: pol.prune, dns: pol.prune } : { runtime: true, edge: true, firewall: true, dns: true, ...pol.prune },
       driftIntervalMs: {
         local: parseDuration(pol.drift.interval) ?? 60_000,
         dns: parseDuration(dns?.cloudflare.pollInterval ?? "5m") ?? 300_000,

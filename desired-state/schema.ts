@@ -204,12 +204,17 @@ export const hostSchema = z.strictObject({
         })
         .default({ maxChangePercent: 30, allowLargeChanges: false, allowSshLockout: false }),
       drift: z.strictObject({ interval: duration.default("1m") }).default({ interval: "1m" }),
+      // false: what tack created and the desired state no longer names is reported, not removed (per layer too).
+      prune: z
+        .union([z.boolean(), z.strictObject({ runtime: z.boolean().optional(), edge: z.boolean().optional(), firewall: z.boolean().optional(), dns: z.boolean().optional() })])
+        .default(true),
     })
     .default({
       mode: "enforce",
       layers: {},
       safety: { maxChangePercent: 30, allowLargeChanges: false, allowSshLockout: false },
       drift: { interval: "1m" },
+      prune: true,
     }),
 });
 

@@ -17,12 +17,13 @@ export const BLAST_RADIUS_FLOOR = 10;
 export function blastRadius(host: ResolvedHost, changes: Change[], existingOwned: Partial<Record<ResourceKind, number>>): Finding[] {
   const out: Finding[] = [];
   if (host.policy.allowLargeChanges) return out;
-  // Runtime owner changes never count: they are the point of a cutover PR (design.md Decisions).
-  for (const { kind } of KINDS.filter((k) => k.layer !== "runtime")) {
+  for (const { kind, layer } of KINDS) {
     const existing = existingOwned[kind] ?? 0;
     if (existing < BLAST_RADIUS_FLOOR) continue;
-    // Only updates and deletes of resources that exist already; one resource counts once.
-    const touched = new Set(changes.filter((c) => c.ref.kind === kind && c.action !== "create").map((c) => c.ref.name));
+    // Only updates and deletes of resources that exist already; one resource counts once. Runtime owner changes
+    // never count: they are the point of a cutover PR (design.md Decisions); runtime prunes do.
+    const counts = (c: Change) => c.ref.kind === kind && (layer === "runtime" ? c.prune === true : c.action !== "create");
+    const touched = new Set(changes.filter(counts).map((c) => c.ref.name));
     const percent = (touched.size / existing) * 100;
     if (percent > host.policy.maxChangePercent) {
       out.push({

@@ -9,6 +9,8 @@ import { blastRadius, dockerPublishedPorts, edgePathToNativePorts, originExposur
 import { LAYERS, type Layer, type Observed, type ObservedByKind } from "../core/kind.js";
 import { KINDS, layerOf, runtimeKind } from "../kinds/index.js";
 import type { Gate, ObservedOwner, Plan, ScopeCutover } from "./plan.js";
+import { formatRef } from "../core/refs.js";
+import { listSome } from "../core/text.js";
 
 /**
  * The planner, pure: desired state + what was observed → an ordered plan with its cutovers, health gates and
@@ -82,6 +84,18 @@ export function buildPlan(input: PlanInput): Plan {
     changes.push(...p.changes);
     findings.push(...p.findings);
     existingOwned[k.kind] = [...seen.resources.values()].filter((a) => k.owned(a, host)).length;
+  }
+
+  // policy.prune: false turns a layer's prunes into a report: the plan says what would go, and leaves it.
+  const kept = changes.filter((c) => c.prune && !host.policy.prune[layerOf(c.ref.kind)]);
+  if (kept.length) {
+    findings.push({
+      id: "prune-disabled",
+      severity: "info",
+      message: `not pruned (policy.prune): ${listSome(kept.map((c) => formatRef(c.ref)), 10)}`,
+      path: "policy.prune",
+    });
+    changes.splice(0, changes.length, ...changes.filter((c) => !kept.includes(c)));
   }
 
   const owners = observedOwners(host, observed);

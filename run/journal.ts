@@ -1,6 +1,8 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import type { Inventory } from "../core/inventory.js";
+import type { ResourceKind } from "../core/refs.js";
 
 /**
  * The state DB (better-sqlite3, WAL) in the state dir: runs, their steps (journaled before and after each one
@@ -76,9 +78,10 @@ CREATE TABLE IF NOT EXISTS revisions (
   attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inventory (kind TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, name));
 `;
 
-export class Journal {
+export class Journal implements Inventory {
   readonly db: Database.Database;
 
   constructor(stateDir: string) {
@@ -163,6 +166,20 @@ export class Journal {
       | { revision: string }
       | undefined;
     return r?.revision;
+  }
+
+  /** The inventory (core/inventory.ts): what tack created or adopted, per kind. */
+  entries(kind: ResourceKind): Map<string, string> {
+    const rows = this.db.prepare("SELECT name, data FROM inventory WHERE kind = ? ORDER BY name").all(kind) as { name: string; data: string }[];
+    return new Map(rows.map((r) => [r.name, r.data]));
+  }
+
+  add(kind: ResourceKind, name: string, data = ""): void {
+    this.db.prepare("INSERT INTO inventory (kind, name, data) VALUES (?, ?, ?) ON CONFLICT(kind, name) DO UPDATE SET data = excluded.data").run(kind, name, data);
+  }
+
+  remove(kind: ResourceKind, name: string): void {
+    this.db.prepare("DELETE FROM inventory WHERE kind = ? AND name = ?").run(kind, name);
   }
 
   get(key: string): string | undefined {

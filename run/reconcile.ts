@@ -85,7 +85,7 @@ export async function resolveLive(dir: string, ctx: ReconcileContext, owners?: R
 }
 
 export async function planLive(resolved: ResolvedHost, revision: string, ctx: ReconcileContext): Promise<LivePlan> {
-  const drivers = await connectKinds(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, ...(ctx.env ? { env: ctx.env } : {}) });
+  const drivers = await connectKinds(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, inventory: ctx.journal, ...(ctx.env ? { env: ctx.env } : {}) });
   const observed = await observeKinds(resolved, drivers);
   const plan = buildPlan({ host: resolved, revision, observedAt: new Date().toISOString(), observed, offline: false });
   return { plan, resolved, drivers, observed };

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline/promises";
-import { UserError } from "../../core/errors.js";
+import { errorMessage, failureClass, UserError } from "../../core/errors.js";
 import { StateLock } from "../../run/lock.js";
-import { applyRevision, recoverUnfinished, type ApplyRequest, type ReconcileContext } from "../../run/reconcile.js";
+import { applyRevision, recoverUnfinished, type ApplyOutcome, type ApplyRequest, type ReconcileContext } from "../../run/reconcile.js";
 import { liveContext, stateDirOf } from "../context.js";
 import { ExitCode, type Output } from "../output.js";
 
@@ -57,7 +57,12 @@ export async function applyCommand(target: string, opts: ApplyOptions, o: Output
       ? { dir: saved.dir, revision: saved.revision, expectFingerprint: saved.fingerprint }
       : { dir: path.resolve(target) };
     if (!opts.yes) req.confirm = async () => ask("Apply these changes? (yes/no) ");
-    const outcome = await applyRevision(req, ctx);
+    const outcome = await applyRevision(req, ctx).catch((err: unknown): ApplyOutcome => {
+      // Stopped before any step ran (observing Cloudflare, NPM's bridge...): not the revision's fault either.
+      const cls = failureClass(err);
+      if (cls === "failure") throw err;
+      return { status: "failed-transient", failureClass: cls, revision: req.revision ?? "this revision", error: errorMessage(err), cutovers: [] };
+    });
     switch (outcome.status) {
       case "no-changes":
         o.out(`No changes. ${outcome.revision} is applied.`);

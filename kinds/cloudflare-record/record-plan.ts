@@ -129,6 +129,7 @@ export function planRecords(desired: DesiredDnsRecord[], actual: Map<string, Obs
         risk: "destructive",
         reason: `tack:${host} owns ${a.type} ${a.name} and the desired state no longer declares it`,
         actual: a,
+        prune: true,
       });
     } else if (markerHost(a.comment) === undefined) unmanaged.push(a);
   }

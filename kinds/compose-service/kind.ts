@@ -3,6 +3,7 @@ import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import { ComposeDriver, type ComposeFlavor } from "./compose-driver.js";
 import { planServices, type ObservedService } from "./compose-plan.js";
+import { observeUndesired, pruneServices, removeContainers, ServiceInventory } from "./service-prune.js";
 import { servicesEvidence, servicesState, serving } from "./service-state.js";
 
 /** `compose.service`: the Docker runtime of a scope, one compose service each (the fallback owner). */
@@ -39,24 +40,37 @@ export const composeService: Kind<DesiredComposeService, ObservedService> = {
   kind: "compose.service",
   layer: "runtime",
   order: 0,
-  manages: (host) => host.resources["compose.service"].length > 0,
+  // Always: with no service desired, those tack started before are still observed, to be pruned (no process runs
+  // when there are neither).
+  manages: () => true,
   desired: (host) => host.resources["compose.service"],
   plan(desired, observed, host) {
     const handoff = (scope: string | undefined) => host.scopes.find((s) => s.name === scope)?.handoff;
     const changes = planServices(desired, observed.resources).map((c) => ({ ...c, phase: runtimePhase(isStopSide(c), handoff(c.scope)) }));
-    return { changes, findings: [] };
+    return { changes: [...changes, ...pruneServices(desired, observed.resources)], findings: [] };
   },
   assumeConverged: (desired) => observedOf(new Map(desired.map((d) => [d.name, assumedService(d)]))),
   // Compose services are observed by their desired names only: whatever is observed is declared.
   owned: () => true,
   describe,
   runtime: { owner: "docker", serving, isStopSide },
-  async connect(_host, ctx) {
+  async connect(host, ctx) {
     const compose = new ComposeDriver({ runner: ctx.runner, ...(composeFlavor ? { flavor: composeFlavor } : {}) });
-    if (!composeFlavor) void compose.flavor().then((f) => (composeFlavor = f), () => undefined);
+    if (!composeFlavor && host.resources["compose.service"].length) void compose.flavor().then((f) => (composeFlavor = f), () => undefined);
+    const inventory = new ServiceInventory(ctx.inventory);
     return {
-      observe: async (desired) => observedOf(await compose.observe(desired)),
-      apply: (changes) => compose.apply(changes),
+      async observe(desired) {
+        const seen = await compose.observe(desired);
+        for (const [name, s] of await observeUndesired(compose, inventory, desired)) seen.set(name, s);
+        return observedOf(seen);
+      },
+      async apply(changes) {
+        const pruned = changes.filter((c) => c.prune);
+        const rest = changes.filter((c) => !c.prune);
+        if (rest.length) await compose.apply(rest);
+        for (const c of rest) if (c.desired) inventory.record(c.desired);
+        if (pruned.length) await removeContainers(ctx.runner, pruned, inventory);
+      },
       gate: (desired) => ({ state: servicesState(compose, desired), evidence: () => servicesEvidence(compose, desired) }),
     };
   },

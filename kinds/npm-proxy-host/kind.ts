@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Change } from "../../core/changes.js";
 import { observedOf, type Kind } from "../../core/kind.js";
 import type { DesiredProxyHost } from "../../core/resources.js";
+import { journalProxyHostInventory } from "./journal-inventory.js";
 import { NpmProxyHostDriver } from "./npm-driver.js";
 import { planProxyHosts, proxyHostConflicts, type NpmProxyHostActual } from "./proxy-host-plan.js";
 import { sortDomains } from "./row.js";
@@ -59,7 +60,9 @@ export const npmProxyHost: Kind<DesiredProxyHost, NpmProxyHostActual> = {
   async connect(host, ctx) {
     const npm = host.npm;
     if (!npm) throw new Error("npm.proxyHost: the host declares no edge.npm");
-    const driver = new NpmProxyHostDriver({ runner: ctx.runner, dataDir: npm.dataDir, container: npm.container, stateDir: path.join(ctx.stateDir, "npm") });
+    const stateDir = path.join(ctx.stateDir, "npm");
+    const inventory = journalProxyHostInventory(ctx.inventory, path.join(stateDir, "npm-proxy-hosts.json"));
+    const driver = new NpmProxyHostDriver({ runner: ctx.runner, dataDir: npm.dataDir, container: npm.container, stateDir, inventory });
     return {
       observe: async (desired) => observedOf(await driver.observe(desired)),
       apply: (changes) => driver.apply(changes),

@@ -210,7 +210,7 @@ export function planProxyHosts(
     const fields = diffProxyHost(undefined, a);
     if (fields.length === 0) continue;
     changes.push({
-      ref: { kind: KIND, name }, action: "delete", phase: "prune", fields, risk: "destructive", actual: a,
+      ref: { kind: KIND, name }, action: "delete", phase: "prune", fields, risk: "destructive", actual: a, prune: true,
       reason: `remove ${name} (row #${a.id}, no longer in the desired state): soft delete, conf removed`,
     });
   }

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Change } from "../../core/changes.js";
 import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
 import type { DesiredSystemdUnit, ResolvedHost } from "../../core/resources.js";
+import { journalUnitInventory } from "./journal-inventory.js";
 import { SystemdScopesDriver } from "./scoped-driver.js";
 import { SystemdDriver } from "./systemd-driver.js";
 import { contentHash, isActive, planUnits, unitFindings, type ObservedUnit } from "./unit-plan.js";
@@ -48,7 +49,9 @@ export const systemdUnit: Kind<DesiredSystemdUnit, ObservedUnit> = {
   kind: "systemd.unit",
   layer: "runtime",
   order: 1,
-  manages: (host) => host.resources["systemd.unit"].length > 0,
+  // Always: with no unit desired, those tack installed before are still observed, to be pruned (no process runs
+  // when there are neither).
+  manages: () => true,
   desired: (host) => host.resources["systemd.unit"],
   plan(desired, observed, host) {
     const handoff = (scope: string | undefined) => host.scopes.find((s) => s.name === scope)?.handoff;
@@ -63,9 +66,10 @@ export const systemdUnit: Kind<DesiredSystemdUnit, ObservedUnit> = {
   runtime: { owner: "native", serving: isActive, isStopSide },
   async connect(_host: ResolvedHost, ctx) {
     const env = ctx.env ? { env: ctx.env } : {};
+    const inventory = journalUnitInventory(ctx.inventory, [path.join(ctx.stateDir, "units", "system"), path.join(ctx.stateDir, "units", "user")]);
     const units = new SystemdScopesDriver({
-      system: new SystemdDriver({ runner: ctx.runner, systemdScope: "system", stateDir: path.join(ctx.stateDir, "units", "system"), ...env }),
-      user: new SystemdDriver({ runner: ctx.runner, systemdScope: "user", stateDir: path.join(ctx.stateDir, "units", "user"), ...env }),
+      system: new SystemdDriver({ runner: ctx.runner, systemdScope: "system", inventory, ...env }),
+      user: new SystemdDriver({ runner: ctx.runner, systemdScope: "user", inventory, ...env }),
     });
     return {
       observe: async (desired) => observedOf(await units.observe(desired)),

@@ -5,21 +5,26 @@ import type { ObservedUnit } from "./unit-plan.js";
 
 /** Units of both systemd managers behind one driver: each unit goes to the manager of its scope. */
 export class SystemdScopesDriver {
+  /** The manager each observed unit was found in: a pruned unit has no desired scope to go by. */
+  private readonly scopeOf = new Map<string, SystemdScope>();
+
   constructor(private readonly byScope: Record<SystemdScope, SystemdDriver>) {}
 
-  private split<T extends { systemdScope: SystemdScope }>(items: T[]): [SystemdScope, T[]][] {
-    return (["system", "user"] as const).map((s) => [s, items.filter((i) => i.systemdScope === s)] as [SystemdScope, T[]]).filter(([, l]) => l.length > 0);
-  }
-
+  /** Both managers: one may hold only units tack installed and no longer wants (a manager with none runs nothing). */
   async observe(desired: DesiredSystemdUnit[]): Promise<Map<string, ObservedUnit>> {
     const out = new Map<string, ObservedUnit>();
-    for (const [scope, list] of this.split(desired)) for (const [k, v] of await this.byScope[scope].observe(list)) out.set(k, v);
+    for (const scope of ["system", "user"] as const) {
+      for (const [k, v] of await this.byScope[scope].observe(desired.filter((d) => d.systemdScope === scope))) {
+        out.set(k, v);
+        this.scopeOf.set(k, scope);
+      }
+    }
     return out;
   }
 
   async apply(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<void> {
     for (const scope of ["system", "user"] as const) {
-      const mine = changes.filter((c) => (c.desired?.systemdScope ?? "system") === scope);
+      const mine = changes.filter((c) => (c.desired?.systemdScope ?? this.scopeOf.get(c.ref.name) ?? "system") === scope);
       if (mine.length) await this.byScope[scope].apply(mine);
     }
   }

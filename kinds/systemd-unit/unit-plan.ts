@@ -152,7 +152,28 @@ export function planUnits(
       });
     }
   }
+  changes.push(...pruneUnits(desired, actual, phases.remove));
   return changes;
+}
+
+/** Prune: a unit tack installed (its inventory) that the desired state no longer names is stopped, disabled, removed. */
+function pruneUnits(desired: DesiredSystemdUnit[], actual: Map<string, ObservedUnit>, phase: Phase): Change<DesiredSystemdUnit, ObservedUnit>[] {
+  const named = new Set(desired.map((d) => d.name));
+  const out: Change<DesiredSystemdUnit, ObservedUnit>[] = [];
+  for (const [name, a] of actual) {
+    if (named.has(name) || !a.installedByTack || !isPresent(a)) continue;
+    out.push({
+      ref: { kind: UNIT_KIND, name },
+      action: "delete",
+      phase,
+      fields: diffUnit(undefined, a),
+      risk: "destructive",
+      reason: "tack installed this unit and the desired state no longer names it: stop, disable, delete its file",
+      actual: a,
+      prune: true,
+    });
+  }
+  return out;
 }
 
 function describe(fields: FieldChange[], a?: ObservedUnit): string {

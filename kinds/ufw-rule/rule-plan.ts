@@ -146,6 +146,7 @@ export function planRules(desired: DesiredUfwRule[], obs: UfwObservation, opts: 
       risk: "destructive",
       reason: `tack owns ${a.action} ${key} ("${a.comment}") and the desired state no longer declares it`,
       actual: a,
+      prune: true,
     });
   }
 

@@ -18,6 +18,7 @@ const CONTRACT: Record<string, { type: string; labels: string[] }> = {
   tack_rollback_total: { type: "counter", labels: [] },
   tack_git_fetch_errors_total: { type: "counter", labels: [] },
   tack_suspended: { type: "gauge", labels: [] },
+  tack_stalled: { type: "gauge", labels: [] },
 };
 
 // prom-client's MetricValueWithName is not exported: histogram samples carry their series name.
@@ -271,9 +272,9 @@ describe("TackMetrics: bounded cardinality", () => {
       }
       maxSamples = Math.max(maxSamples, await sampleCount(m));
     }
-    // Fixed: 6 results, 11 buckets + +Inf + sum + count, 5 kinds, 2 revisions, 2 timestamps/flags, 3 counters, suspended.
+    // Fixed: 8 results, 11 buckets + +Inf + sum + count, 5 kinds, 2 revisions, 2 timestamps/flags, 3 counters, suspended, stalled.
     // Per scope: 4 owner series, 1 health, at most 4 cutover series (2 directions x 2 results seen here).
-    const fixed = 6 + 14 + RESOURCE_KINDS.length + 2 + 2 + 2 + 1;
+    const fixed = RECONCILE_RESULTS.length + 14 + RESOURCE_KINDS.length + 2 + 2 + 2 + 1 + 1;
     expect(maxSamples).toBeLessThanOrEqual(fixed + scopes.length * (4 + 1 + 4));
     expect(await sampleCount(m)).toBe(maxSamples);
   });

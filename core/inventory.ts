@@ -1,0 +1,29 @@
+import type { ResourceKind } from "./refs.js";
+
+/**
+ * What tack created or adopted, per kind (Flux prunes by inventory, and so does tack). Kept in the run's journal
+ * (run/journal.ts) so it survives restarts and crashes with the runs that changed it. A resource in the inventory
+ * that the desired state no longer names is pruned; one that is not in it is never touched. Each entry may keep
+ * what the kind needs to remove it later (a compose service's project and files, a proxy host's row id).
+ */
+export interface Inventory {
+  entries(kind: ResourceKind): Map<string, string>;
+  add(kind: ResourceKind, name: string, data?: string): void;
+  remove(kind: ResourceKind, name: string): void;
+}
+
+/** For callers with no journal (a driver used on its own, in tests): the inventory lives in memory. */
+export class MemoryInventory implements Inventory {
+  private readonly byKind = new Map<ResourceKind, Map<string, string>>();
+  entries(kind: ResourceKind): Map<string, string> {
+    return new Map(this.byKind.get(kind));
+  }
+  add(kind: ResourceKind, name: string, data = ""): void {
+    const m = this.byKind.get(kind) ?? new Map<string, string>();
+    m.set(name, data);
+    this.byKind.set(kind, m);
+  }
+  remove(kind: ResourceKind, name: string): void {
+    this.byKind.get(kind)?.delete(name);
+  }
+}

@@ -1,0 +1,37 @@
+import { rename } from "node:fs/promises";
+import type { Inventory } from "../../core/inventory.js";
+import { JsonFileUnitInventory } from "./systemd-driver.js";
+import type { UnitInventory } from "./unit-inventory.js";
+
+/**
+ * The units tack installed, kept in the journal's inventory (kind systemd.unit, names `<scope>/<unit>`). A state
+ * dir from before the journal kept them in `units/<scope>/units-inventory.json`: those are taken over once, then
+ * renamed, so an upgrade never forgets what tack owns (and never prunes what it does not).
+ */
+export function journalUnitInventory(inventory: Inventory, legacyDirs: string[]): UnitInventory {
+  let migrated: Promise<void> | undefined;
+  const migrate = () =>
+    (migrated ??= (async () => {
+      for (const dir of legacyDirs) {
+        const legacy = new JsonFileUnitInventory(dir);
+        const keys = await legacy.list().catch(() => new Set<string>());
+        if (keys.size === 0) continue;
+        for (const k of keys) inventory.add("systemd.unit", k);
+        await rename(legacy.path, `${legacy.path}.migrated`);
+      }
+    })());
+  return {
+    async list() {
+      await migrate();
+      return new Set(inventory.entries("systemd.unit").keys());
+    },
+    async add(key) {
+      await migrate();
+      inventory.add("systemd.unit", key);
+    },
+    async remove(key) {
+      await migrate();
+      inventory.remove("systemd.unit", key);
+    },
+  };
+}
