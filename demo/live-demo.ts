@@ -7,7 +7,7 @@ import { ExecaRunner } from "../core/runner.js";
 import { startDaemon, type RunningDaemon } from "../agent/daemon.js";
 import type { ReconcileEvent } from "../run/reconcile.js";
 import { runCli } from "../cli/program.js";
-import { startCloudflareEmulator } from "../sandbox/cloudflare-emulator/emulator.js";
+import { startCloudflareEmulator, type CloudflareEmulator } from "../sandbox/cloudflare-emulator/emulator.js";
 import { requestFromNpm } from "../sandbox/fixtures.js";
 import { sandbox } from "../sandbox/sandbox-env.js";
 
@@ -96,13 +96,32 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Pr
   }
 }
 
-export async function liveDemo(): Promise<void> {
-  const sb = sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
-  const runner = new ExecaRunner();
-  const base = await mkdtemp(path.join(sb.dir, "demo-"));
-  const dataRoot = path.join(base, "data");
-  await mkdir(dataRoot, { recursive: true });
+type Git = ReturnType<typeof simpleGit>;
 
+interface DemoRepo {
+  /** The bare repo the agent follows. */
+  origin: string;
+  /** The working clone the demo commits in. */
+  work: string;
+  /** work/tack.yaml */
+  yaml: string;
+  git: Git;
+}
+
+/** What every phase after the set-up works with. */
+interface Demo {
+  runner: ExecaRunner;
+  /** Scratch dir of this run (repos, agent state, data root). */
+  base: string;
+  npmData: string;
+  repo: DemoRepo;
+  cf: CloudflareEmulator;
+  /** The agent's environment: Cloudflare's token and the emulator's URL. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Phase 1: the islandflow example, pointed at this sandbox, committed and pushed to a bare origin. */
+async function setUpRepo(base: string, npmData: string, dataRoot: string): Promise<DemoRepo> {
   heading("a git repo with the islandflow example, Docker owning every scope");
   const origin = path.join(base, "origin.git");
   const work = path.join(base, "work");
@@ -113,7 +132,7 @@ export async function liveDemo(): Promise<void> {
   await writeFile(
     yaml,
     (await readFile(yaml, "utf8"))
-      .replace("dataDir: /home/delta/nginx-proxy-manager/data", `dataDir: ${sb.npmData}`)
+      .replace("dataDir: /home/delta/nginx-proxy-manager/data", `dataDir: ${npmData}`)
       .replace("ISLANDFLOW_DATA_ROOT: /var/lib/islandflow", `ISLANDFLOW_DATA_ROOT: ${dataRoot}`),
   );
   for (const f of await readdir(path.join(work, "units"))) {
@@ -124,67 +143,101 @@ export async function liveDemo(): Promise<void> {
   await git.init(["-b", "main"]).addConfig("user.email", "demo@tack.invalid").addConfig("user.name", "tack demo");
   await git.add(".").commit("islandflow: Docker owns every scope").addRemote("origin", origin).push("origin", "main");
   say(`${elapsed()}    pushed ${(await git.revparse(["HEAD"])).slice(0, 12)} to ${origin}`);
+  return { origin, work, yaml, git };
+}
+
+/** Phase 2a: a real `tack daemon` following origin, talking to the Cloudflare emulator. */
+async function startAgent(demo: Demo): Promise<RunningDaemon> {
+  heading("tack daemon --repo origin.git --branch main (Cloudflare: a local API v4 emulator)");
+  const d = await startDaemon({
+    repo: demo.repo.origin,
+    branch: "main",
+    intervalMs: 60_000,
+    listen: "127.0.0.1:0",
+    stateDir: path.join(demo.base, "state"),
+    webhookSecret: WEBHOOK_SECRET,
+    runner: demo.runner,
+    env: demo.env,
+    log: (line) => say(`${elapsed()}    agent: ${line}`),
+    onEvent: progress,
+  });
+  say(`${elapsed()}    listening on ${d.url}`);
+  return d;
+}
+
+/** Phase 2b: the first converge, on the Docker baseline; returns the metrics then, to show what moved. */
+async function baseline(demo: Demo, d: RunningDaemon): Promise<Map<string, string>> {
+  await waitFor("the first converge", () => d.status().appliedRevision !== undefined && d.status().lastReconcile !== undefined, 240_000);
+  heading("converged on the Docker baseline");
+  for (const l of await owners(demo.runner)) say(`           ${l}`);
+  for (const l of await routes(demo.npmData)) say(`           ${l}`);
+  return metricLines(await d.metrics.metrics());
+}
+
+/** Phase 3a: the cutover branch and its pull-request plan, as `tack plan` prints it. */
+async function cutoverPlan(repo: DemoRepo): Promise<void> {
+  heading("the cutover pull request: owner docker → native for all four scopes");
+  await writeFile(repo.yaml, (await readFile(repo.yaml, "utf8")).replace(/^(\s+)owner: docker$/gm, "$1owner: native"));
+  await repo.git.checkout(["-b", "native-cutover"]).add(".").commit("Cut api, workers, ingest-options and web over to native");
+  say("  $ tack plan --repo . --base main --head native-cutover");
+  const plan: string[] = [];
+  const code = await runCli(["plan", "--repo", repo.work, "--base", "main", "--head", "native-cutover"], { out: (l) => plan.push(l), err: (l) => plan.push(l) });
+  for (const l of plan.join("\n").split("\n")) say(`  ${l}`);
+  if (code !== 0) throw new Error(`tack plan exited ${code}`);
+}
+
+/** Phase 3b: merge and push, a signed webhook, and the wait for the agent to converge on the new head. */
+async function mergeAndConverge(repo: DemoRepo, d: RunningDaemon): Promise<void> {
+  heading("merge and push; a signed GitHub webhook tells the agent at once");
+  await repo.git.checkout("main").merge(["--ff-only", "native-cutover"]).push("origin", "main");
+  const head = (await repo.git.revparse(["HEAD"])).trim();
+  const body = JSON.stringify({ ref: "refs/heads/main", after: head });
+  const sig = "sha256=" + createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex");
+  const res = await fetch(`${d.url}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sig } });
+  say(`${elapsed()}    POST /hooks/git → ${res.status}`);
+  const pushed = Date.now();
+  await waitFor("the cutover", () => d.status().appliedRevision === head || d.status().lastError !== undefined, 300_000);
+  if (d.status().appliedRevision !== head) throw new Error(`the cutover did not converge: ${d.status().lastError}`);
+  say(`${elapsed()}    converged on ${head.slice(0, 12)} ${((Date.now() - pushed) / 1000).toFixed(1)} s after the push`);
+}
+
+/** Phase 4: owners, NPM routes, UFW rules, DNS records and the /metrics lines that moved since the baseline. */
+async function endState(demo: Demo, d: RunningDaemon, before: Map<string, string>): Promise<void> {
+  heading("end state");
+  say("  owner of each scope:");
+  for (const l of await owners(demo.runner)) say(`           ${l}`);
+  say("  where NPM routes each hostname (the native upstream is the npm_default bridge gateway):");
+  for (const l of await routes(demo.npmData)) say(`           ${l}`);
+  say("  UFW rules:");
+  for (const l of await firewall(demo.runner)) say(`           ${l}`);
+  say("  DNS posture (Cloudflare):");
+  for (const r of demo.cf.records("example.org")) say(`           ${r.type} ${r.name.padEnd(22)} ${r.content}  ${r.proxied ? "proxied" : "DNS-only"}  ${r.comment ?? ""}`);
+  say("  /metrics lines that changed:");
+  const after = metricLines(await d.metrics.metrics());
+  for (const [k, v] of after) if (before.get(k) !== v && !k.startsWith("tack_reconcile_duration_seconds")) say(`           ${k} ${before.get(k) ?? "(new)"} → ${v}`);
+}
+
+/** Set up, baseline, cutover (plan, merge, converge), end state; teardown whatever happened. */
+export async function liveDemo(): Promise<void> {
+  const sb = sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
+  const npmData = sb.npmData!;
+  const base = await mkdtemp(path.join(sb.dir, "demo-"));
+  const dataRoot = path.join(base, "data");
+  await mkdir(dataRoot, { recursive: true });
+  const repo = await setUpRepo(base, npmData, dataRoot);
 
   const cf = await startCloudflareEmulator({ token: CF_TOKEN, zones: [{ name: "example.org" }] });
   const env = { ...process.env, CLOUDFLARE_API_TOKEN: CF_TOKEN, CLOUDFLARE_BASE_URL: cf.baseURL };
   Object.assign(process.env, { CLOUDFLARE_API_TOKEN: CF_TOKEN, CLOUDFLARE_BASE_URL: cf.baseURL });
+  const demo: Demo = { runner: new ExecaRunner(), base, npmData, repo, cf, env };
 
-  heading("tack daemon --repo origin.git --branch main (Cloudflare: a local API v4 emulator)");
   let daemon: RunningDaemon | undefined;
   try {
-    daemon = await startDaemon({
-      repo: origin,
-      branch: "main",
-      intervalMs: 60_000,
-      listen: "127.0.0.1:0",
-      stateDir: path.join(base, "state"),
-      webhookSecret: WEBHOOK_SECRET,
-      runner,
-      env,
-      log: (line) => say(`${elapsed()}    agent: ${line}`),
-      onEvent: progress,
-    });
-    const d = daemon;
-    say(`${elapsed()}    listening on ${d.url}`);
-    await waitFor("the first converge", () => d.status().appliedRevision !== undefined && d.status().lastReconcile !== undefined, 240_000);
-    heading("converged on the Docker baseline");
-    for (const l of await owners(runner)) say(`           ${l}`);
-    for (const l of await routes(sb.npmData!)) say(`           ${l}`);
-    const before = metricLines(await d.metrics.metrics());
-
-    heading("the cutover pull request: owner docker → native for all four scopes");
-    await writeFile(yaml, (await readFile(yaml, "utf8")).replace(/^(\s+)owner: docker$/gm, "$1owner: native"));
-    await git.checkout(["-b", "native-cutover"]).add(".").commit("Cut api, workers, ingest-options and web over to native");
-    say("  $ tack plan --repo . --base main --head native-cutover");
-    const plan: string[] = [];
-    const code = await runCli(["plan", "--repo", work, "--base", "main", "--head", "native-cutover"], { out: (l) => plan.push(l), err: (l) => plan.push(l) });
-    for (const l of plan.join("\n").split("\n")) say(`  ${l}`);
-    if (code !== 0) throw new Error(`tack plan exited ${code}`);
-
-    heading("merge and push; a signed GitHub webhook tells the agent at once");
-    await git.checkout("main").merge(["--ff-only", "native-cutover"]).push("origin", "main");
-    const head = (await git.revparse(["HEAD"])).trim();
-    const body = JSON.stringify({ ref: "refs/heads/main", after: head });
-    const sig = "sha256=" + createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex");
-    const res = await fetch(`${d.url}/hooks/git`, { method: "POST", body, headers: { "content-type": "application/json", "x-github-event": "push", "x-hub-signature-256": sig } });
-    say(`${elapsed()}    POST /hooks/git → ${res.status}`);
-    const pushed = Date.now();
-    await waitFor("the cutover", () => d.status().appliedRevision === head || d.status().lastError !== undefined, 300_000);
-    if (d.status().appliedRevision !== head) throw new Error(`the cutover did not converge: ${d.status().lastError}`);
-    say(`${elapsed()}    converged on ${head.slice(0, 12)} ${((Date.now() - pushed) / 1000).toFixed(1)} s after the push`);
-
-    heading("end state");
-    say("  owner of each scope:");
-    for (const l of await owners(runner)) say(`           ${l}`);
-    say("  where NPM routes each hostname (the native upstream is the npm_default bridge gateway):");
-    for (const l of await routes(sb.npmData!)) say(`           ${l}`);
-    say("  UFW rules:");
-    for (const l of await firewall(runner)) say(`           ${l}`);
-    say("  DNS posture (Cloudflare):");
-    for (const r of cf.records("example.org")) say(`           ${r.type} ${r.name.padEnd(22)} ${r.content}  ${r.proxied ? "proxied" : "DNS-only"}  ${r.comment ?? ""}`);
-    say("  /metrics lines that changed:");
-    const after = metricLines(await d.metrics.metrics());
-    for (const [k, v] of after) if (before.get(k) !== v && !k.startsWith("tack_reconcile_duration_seconds")) say(`           ${k} ${before.get(k) ?? "(new)"} → ${v}`);
+    daemon = await startAgent(demo);
+    const before = await baseline(demo, daemon);
+    await cutoverPlan(repo);
+    await mergeAndConverge(repo, daemon);
+    await endState(demo, daemon, before);
   } finally {
     heading("tearing down");
     await daemon?.stop();

@@ -102,21 +102,11 @@ function describe(fields: FieldChange[]): string {
   return fields.map((f) => `${f.field} ${JSON.stringify(f.from)} → ${JSON.stringify(f.to)}`).join(", ");
 }
 
-export function planRecords(desired: DesiredDnsRecord[], actual: Map<string, ObservedDnsRecord>, host: string): DnsPlan {
+/** Records of this host the desired state no longer declares are deleted; records without a marker are reported. */
+function planDeletes(actual: Map<string, ObservedDnsRecord>, declared: Set<string>, host: string) {
   const changes: DnsChange[] = [];
-  const findings: Finding[] = [];
   const unmanaged: ObservedDnsRecord[] = [];
-  const desiredKeys = new Set<string>();
   const deletedIds = new Set<string>();
-
-  const declared = new Set(desired.map((x) => recordKey(x.type, x.fqdn)));
-  const byName = new Map<string, ObservedDnsRecord[]>();
-  for (const a of actual.values()) {
-    const n = a.name.toLowerCase();
-    byName.set(n, [...(byName.get(n) ?? []), a]);
-  }
-
-  // Deletes first: a removed record may free a name a desired record needs (deletes run first in a batch).
   for (const [key, a] of actual) {
     if (declared.has(key)) continue;
     if (ownedBy(a.comment, host)) {
@@ -133,60 +123,85 @@ export function planRecords(desired: DesiredDnsRecord[], actual: Map<string, Obs
       });
     } else if (markerHost(a.comment) === undefined) unmanaged.push(a);
   }
+  return { changes, unmanaged, deletedIds };
+}
 
-  for (const d of desired) {
-    const key = recordKey(d.type, d.fqdn);
-    desiredKeys.add(key);
-    const ref = { kind: "cloudflare.record" as const, name: d.name };
-    if (d.proxied && !PROXIABLE.has(d.type.toUpperCase())) {
-      findings.push({ id: "dns-invalid", severity: "error", ref, message: `${d.name}: only A, AAAA and CNAME records can be proxied` });
-      continue;
-    }
-    if (d.ttl !== undefined && d.ttl !== 1 && (d.ttl < 60 || d.ttl > 86400)) {
-      findings.push({ id: "dns-invalid", severity: "error", ref, message: `${d.name}: ttl must be 1 (automatic) or 60–86400, got ${d.ttl}` });
-      continue;
-    }
-    const clash = cnameClash(d, byName, deletedIds);
-    if (clash) {
-      findings.push({
-        id: "dns-clash",
-        severity: "error",
-        ref,
-        message: `${d.name} clashes with existing ${clash.type} ${clash.name}: a CNAME cannot share its name with another record`,
-      });
-      continue;
-    }
-    const a = actual.get(key);
-    if (!a) {
-      changes.push({ ref, action: "create", phase: "dns", fields: diffRecord(d, undefined), risk: "safe", reason: `declared ${d.name} does not exist`, desired: d });
-      continue;
-    }
-    const owner = markerHost(a.comment);
-    if (owner !== undefined && owner !== host) {
-      findings.push({ id: "dns-conflict", severity: "error", ref, message: `${d.name} exists and belongs to host ${owner} (comment "tack:${owner}"); tack on ${host} never touches it` });
-      continue;
-    }
-    if (owner === undefined && !d.adopt) {
-      findings.push({
-        id: "dns-conflict",
-        severity: "error",
-        ref,
-        message: `${d.name} exists without a tack marker (content ${a.content}); set adopt: true to let tack manage it`,
-      });
-      continue;
-    }
-    const fields = diffRecord(d, a);
-    if (fields.length === 0) continue;
-    changes.push({
+/** What the API would refuse in a desired record on its own (codes 9004, 9021), or undefined. */
+function invalidRecord(d: DesiredDnsRecord): string | undefined {
+  if (d.proxied && !PROXIABLE.has(d.type.toUpperCase())) return `${d.name}: only A, AAAA and CNAME records can be proxied`;
+  if (d.ttl !== undefined && d.ttl !== 1 && (d.ttl < 60 || d.ttl > 86400))
+    return `${d.name}: ttl must be 1 (automatic) or 60–86400, got ${d.ttl}`;
+  return undefined;
+}
+
+/** Why tack may not change this existing record: another host owns it, or it is unmanaged and not adopted. */
+function ownershipConflict(d: DesiredDnsRecord, a: ObservedDnsRecord, host: string): string | undefined {
+  const owner = markerHost(a.comment);
+  if (owner !== undefined && owner !== host)
+    return `${d.name} exists and belongs to host ${owner} (comment "tack:${owner}"); tack on ${host} never touches it`;
+  if (owner === undefined && !d.adopt)
+    return `${d.name} exists without a tack marker (content ${a.content}); set adopt: true to let tack manage it`;
+  return undefined;
+}
+
+interface DesiredContext {
+  actual: Map<string, ObservedDnsRecord>;
+  host: string;
+  /** Observed records by lower-cased FQDN, for the CNAME clash check. */
+  byName: Map<string, ObservedDnsRecord[]>;
+  /** Records this plan deletes: they no longer clash. */
+  deletedIds: Set<string>;
+}
+
+/** One desired record: a finding that blocks it, a create or update, or nothing when it is in place. */
+function planDesired(d: DesiredDnsRecord, ctx: DesiredContext): { change: DnsChange } | { finding: Finding } | undefined {
+  const ref = { kind: "cloudflare.record" as const, name: d.name };
+  const invalid = invalidRecord(d);
+  if (invalid) return { finding: { id: "dns-invalid", severity: "error", ref, message: invalid } };
+  const clash = cnameClash(d, ctx.byName, ctx.deletedIds);
+  if (clash) {
+    const message = `${d.name} clashes with existing ${clash.type} ${clash.name}: a CNAME cannot share its name with another record`;
+    return { finding: { id: "dns-clash", severity: "error", ref, message } };
+  }
+  const a = ctx.actual.get(recordKey(d.type, d.fqdn));
+  if (!a) {
+    return {
+      change: { ref, action: "create", phase: "dns", fields: diffRecord(d, undefined), risk: "safe", reason: `declared ${d.name} does not exist`, desired: d },
+    };
+  }
+  const conflict = ownershipConflict(d, a, ctx.host);
+  if (conflict) return { finding: { id: "dns-conflict", severity: "error", ref, message: conflict } };
+  const fields = diffRecord(d, a);
+  if (fields.length === 0) return undefined;
+  const adopting = markerHost(a.comment) === undefined;
+  return {
+    change: {
       ref,
       action: "update",
       phase: "dns",
       fields,
       risk: riskOf(fields),
-      reason: owner === undefined ? `adopt unmanaged ${d.name}: ${describe(fields)}` : `${d.name} drifted: ${describe(fields)}`,
+      reason: adopting ? `adopt unmanaged ${d.name}: ${describe(fields)}` : `${d.name} drifted: ${describe(fields)}`,
       desired: d,
       actual: a,
-    });
+    },
+  };
+}
+
+export function planRecords(desired: DesiredDnsRecord[], actual: Map<string, ObservedDnsRecord>, host: string): DnsPlan {
+  const declared = new Set(desired.map((x) => recordKey(x.type, x.fqdn)));
+  // Deletes first: a removed record may free a name a desired record needs (deletes run first in a batch).
+  const { changes, unmanaged, deletedIds } = planDeletes(actual, declared, host);
+  const byName = new Map<string, ObservedDnsRecord[]>();
+  for (const a of actual.values()) {
+    const n = a.name.toLowerCase();
+    byName.set(n, [...(byName.get(n) ?? []), a]);
+  }
+  const findings: Finding[] = [];
+  for (const d of desired) {
+    const outcome = planDesired(d, { actual, host, byName, deletedIds });
+    if (outcome && "change" in outcome) changes.push(outcome.change);
+    else if (outcome) findings.push(outcome.finding);
   }
   return { changes, findings, unmanaged };
 }

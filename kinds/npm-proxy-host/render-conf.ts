@@ -191,22 +191,9 @@ function locationBlock(host: ProxyHostModel, loc: ProxyHostLocation, ctx: Render
   return out;
 }
 
-/**
- * The conf NPM would write for this row, or `undefined` for a disabled row (NPM removes its conf).
- * Throws UserError when advanced_config could break out of the server block.
- */
-export function renderProxyHostConf(host: ProxyHostModel, ctx: RenderContext): string | undefined {
-  if (!host.enabled) return undefined;
-  const domain = host.domains[0] ?? `#${host.id}`;
-  checkAdvancedConfig(domain, host.advancedConfig);
-  for (const loc of host.locations) {
-    if (loc.advanced_config) checkAdvancedConfig(domain, loc.advanced_config, `location ${loc.path} advanced_config`);
-  }
-  const cert = hasCert(host, ctx);
-  const newNginx = supportsHttp2Directive(ctx.nginxVersion);
-  // Before nginx 1.25.1 HTTP/2 is a listen parameter (what NPM < 2.12.2 rendered); `http2 on|off;` is unknown.
-  const h2listen = !newNginx && host.http2 ? " http2" : "";
-  const out: string[] = [
+/** The file header and `_hsts_map.conf`. */
+function headerLines(host: ProxyHostModel): string[] {
+  return [
     "# ------------------------------------------------------------",
     `# ${host.domains.join(", ")}`,
     "# ------------------------------------------------------------",
@@ -216,7 +203,15 @@ export function renderProxyHostConf(host: ProxyHostModel, ctx: RenderContext): s
     `    https   "max-age=63072000;${host.hstsSubdomains ? "includeSubDomains;" : ""} preload";`,
     "}",
     "",
-    "server {",
+  ];
+}
+
+/** The upstream variables, `_listen.conf` and server_name (with `http2 on|off;` on nginx ≥ 1.25.1). */
+function listenLines(host: ProxyHostModel, ctx: RenderContext): string[] {
+  const newNginx = supportsHttp2Directive(ctx.nginxVersion);
+  // Before nginx 1.25.1 HTTP/2 is a listen parameter (what NPM < 2.12.2 rendered); `http2 on|off;` is unknown.
+  const h2listen = !newNginx && host.http2 ? " http2" : "";
+  const out = [
     `  set $forward_scheme ${host.forwardScheme};`,
     `  set $server         "${host.forwardHost}";`,
     `  set $port           ${host.forwardPort};`,
@@ -224,32 +219,39 @@ export function renderProxyHostConf(host: ProxyHostModel, ctx: RenderContext): s
     "  listen 80;",
     ctx.ipv6 ? "  listen [::]:80;" : "  #listen [::]:80;",
   ];
-  if (cert) {
+  if (hasCert(host, ctx)) {
     out.push(`  listen 443 ssl${h2listen};`);
     out.push(ctx.ipv6 ? `  listen [::]:443 ssl${h2listen};` : "  #listen [::]:443;");
   }
   out.push(`  server_name ${host.domains.join(" ")};`);
   if (newNginx) out.push(host.http2 ? "  http2 on;" : "  http2 off;");
-  if (cert) {
-    const id = host.certificateId;
-    if (ctx.certificate?.provider === "letsencrypt") {
-      out.push(
-        "  # Let's Encrypt SSL",
-        "  include conf.d/include/letsencrypt-acme-challenge.conf;",
-        "  include conf.d/include/ssl-cache.conf;",
-        "  include conf.d/include/ssl-ciphers.conf;",
-        `  ssl_certificate /etc/letsencrypt/live/npm-${id}/fullchain.pem;`,
-        `  ssl_certificate_key /etc/letsencrypt/live/npm-${id}/privkey.pem;`,
-      );
-    } else {
-      out.push(
-        "  # Custom SSL",
-        `  ssl_certificate /data/custom_ssl/npm-${id}/fullchain.pem;`,
-        `  ssl_certificate_key /data/custom_ssl/npm-${id}/privkey.pem;`,
-      );
-    }
+  return out;
+}
+
+/** `_certificates.conf`: Let's Encrypt or custom certificate paths. */
+function certificateLines(host: ProxyHostModel, ctx: RenderContext): string[] {
+  if (!hasCert(host, ctx)) return [];
+  const id = host.certificateId;
+  if (ctx.certificate?.provider === "letsencrypt") {
+    return [
+      "  # Let's Encrypt SSL",
+      "  include conf.d/include/letsencrypt-acme-challenge.conf;",
+      "  include conf.d/include/ssl-cache.conf;",
+      "  include conf.d/include/ssl-ciphers.conf;",
+      `  ssl_certificate /etc/letsencrypt/live/npm-${id}/fullchain.pem;`,
+      `  ssl_certificate_key /etc/letsencrypt/live/npm-${id}/privkey.pem;`,
+    ];
   }
-  out.push(
+  return [
+    "  # Custom SSL",
+    `  ssl_certificate /data/custom_ssl/npm-${id}/fullchain.pem;`,
+    `  ssl_certificate_key /data/custom_ssl/npm-${id}/privkey.pem;`,
+  ];
+}
+
+/** The server-level partials (assets, exploits, HSTS, forced SSL, websockets) and the log files. */
+function serverOptionLines(host: ProxyHostModel, ctx: RenderContext): string[] {
+  return [
     ...assetLines(host, "  "),
     ...exploitLines(host, "  "),
     ...hstsLines(host, ctx, "  "),
@@ -259,23 +261,49 @@ export function renderProxyHostConf(host: ProxyHostModel, ctx: RenderContext): s
     `  access_log /data/logs/proxy-host-${host.id}_access.log proxy;`,
     `  error_log /data/logs/proxy-host-${host.id}_error.log warn;`,
     "",
-  );
-  if (host.advancedConfig) out.push(host.advancedConfig, "");
-  for (const loc of host.locations) out.push(...locationBlock(host, loc, ctx), "");
-  const useDefaultLocation =
-    !advancedConfigHasDefaultLocation(host.advancedConfig) && !host.locations.some((l) => l.path === "/");
-  if (useDefaultLocation) {
-    out.push(
-      "  location / {",
-      ...accessLines(host, ctx, "    "),
-      ...hstsLines(host, ctx, "    "),
-      ...websocketLines(host, "    "),
-      "    # Proxy!",
-      "    include conf.d/include/proxy.conf;",
-      "  }",
-      "",
-    );
+  ];
+}
+
+/** NPM's own `location /`, unless the advanced config or a custom location already serves `/`. */
+function defaultLocationLines(host: ProxyHostModel, ctx: RenderContext): string[] {
+  if (advancedConfigHasDefaultLocation(host.advancedConfig) || host.locations.some((l) => l.path === "/")) return [];
+  return [
+    "  location / {",
+    ...accessLines(host, ctx, "    "),
+    ...hstsLines(host, ctx, "    "),
+    ...websocketLines(host, "    "),
+    "    # Proxy!",
+    "    include conf.d/include/proxy.conf;",
+    "  }",
+    "",
+  ];
+}
+
+/**
+ * The conf NPM would write for this row, or `undefined` for a disabled row (NPM removes its conf).
+ * Throws UserError when advanced_config could break out of the server block.
+ * Reads top to bottom like NPM's proxy_host.conf: header, server head, certificates, options, advanced config,
+ * custom locations, default location, custom include.
+ */
+export function renderProxyHostConf(host: ProxyHostModel, ctx: RenderContext): string | undefined {
+  if (!host.enabled) return undefined;
+  const domain = host.domains[0] ?? `#${host.id}`;
+  checkAdvancedConfig(domain, host.advancedConfig);
+  for (const loc of host.locations) {
+    if (loc.advanced_config) checkAdvancedConfig(domain, loc.advanced_config, `location ${loc.path} advanced_config`);
   }
-  out.push("  # Custom", "  include /data/nginx/custom/server_proxy[.]conf;", "}", "");
-  return out.join("\n");
+  return [
+    ...headerLines(host),
+    "server {",
+    ...listenLines(host, ctx),
+    ...certificateLines(host, ctx),
+    ...serverOptionLines(host, ctx),
+    ...(host.advancedConfig ? [host.advancedConfig, ""] : []),
+    ...host.locations.flatMap((loc) => [...locationBlock(host, loc, ctx), ""]),
+    ...defaultLocationLines(host, ctx),
+    "  # Custom",
+    "  include /data/nginx/custom/server_proxy[.]conf;",
+    "}",
+    "",
+  ].join("\n");
 }
