@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AgentStatus, type DaemonStatus, type LiveFields } from "../../agent/status.js";
+import { AgentStatus, conditionsOf, type DaemonStatus, type LastReconcile, type LiveFields } from "../../agent/status.js";
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
@@ -13,7 +13,7 @@ describe("AgentStatus", () => {
     const s = fresh(live);
     expect(Object.keys(s.snapshot())).toEqual([
       "host", "source", "desiredRevision", "appliedRevision", "ready", "gitReachable", "lastReconcile", "lastRun", "drift",
-      "driftDetails", "suspension", "lastError", "invalid", "held", "flapping", "reconciles", "health",
+      "driftDetails", "suspension", "lastError", "invalid", "held", "flapping", "reconciles", "health", "stalled", "retry", "conditions",
     ]);
     live.flapping = [{ ref: "ufw.rule/22", corrections: 3, since: "2026-01-01T00:00:00.000Z" }];
     expect(s.snapshot().flapping).toHaveLength(1);
@@ -67,5 +67,31 @@ describe("AgentStatus", () => {
     s.hold(undefined);
     await tick();
     expect(seen).toEqual(["waiting"]);
+  });
+});
+
+describe("conditions (Ready, Reconciling, Stalled), as Flux reports them", () => {
+  const base = {
+    host: "h", source: "s", desiredRevision: "r2", appliedRevision: "r1", ready: true, gitReachable: true, lastRun: undefined,
+    drift: {}, driftDetails: [], suspension: undefined, lastError: undefined, invalid: undefined, held: undefined, flapping: [],
+    reconciles: 1, health: {}, stalled: undefined, retry: undefined,
+  };
+  const last = (result: LastReconcile["result"]): LastReconcile => ({ at: "t", triggers: ["poll"], result, revision: "r2", durationMs: 1 });
+
+  it("Ready only when the desired revision is applied and the last reconcile succeeded", () => {
+    expect(conditionsOf({ ...base, appliedRevision: "r2", lastReconcile: last("success") })[0]).toMatchObject({ type: "Ready", status: "True" });
+    expect(conditionsOf({ ...base, lastReconcile: last("no-changes") })[0]).toMatchObject({ status: "False", reason: "RevisionNotApplied" });
+    expect(conditionsOf({ ...base, lastReconcile: last("transient"), lastError: "Cloudflare 503" })[0]).toMatchObject({ status: "False", reason: "TransientFailure", message: "Cloudflare 503" });
+  });
+
+  it("Stalled with the host's problem, and Reconciling while a retry is scheduled", () => {
+    const c = conditionsOf({
+      ...base,
+      lastReconcile: last("stalled"),
+      stalled: { reason: "HostProblem", message: "Cloudflare token: environment variable X is not set", since: "t0" },
+      retry: { at: "t1", attempt: 3, message: "x" },
+    });
+    expect(c.map((x) => `${x.type}=${x.status} ${x.reason}`)).toEqual(["Ready=False HostProblem", "Reconciling=True RetryScheduled", "Stalled=True HostProblem"]);
+    expect(c[2]!.message).toMatch(/environment variable X/);
   });
 });

@@ -52,11 +52,11 @@ describe("a scope removed from the repo is pruned, by inventory", () => {
     expect([...before.keys()].sort()).toEqual(["api", "ingest-options", "web", "workers"]);
     expect(liveDomains()).toContain("flow.example.org");
     const confsBefore = confs();
-    await h.edit(/\n  web:\n(    .*\n|      .*\n)+/, "\n");
-    await h.edit(/\n    - \{ domains: \[flow\.example\.org\][^\n]*/, "");
-    await h.edit(/\n    - \{ name: flow\.example\.org[^\n]*/, "");
-    await h.edit(/\n      - \{ allow: tcp, port: 443[^\n]*/, "");
-    expect(readFileSync(path.join(h.repo, "compose/docker-compose.yml"), "utf8")).toMatch(/^  web:/m);
+    await h.edit(/\n {2}web:\n( {4}.*\n| {6}.*\n)+/, "\n");
+    await h.edit(/\n {4}- \{ domains: \[flow\.example\.org\][^\n]*/, "");
+    await h.edit(/\n {4}- \{ name: flow\.example\.org[^\n]*/, "");
+    await h.edit(/\n {6}- \{ allow: tcp, port: 443[^\n]*/, "");
+    expect(readFileSync(path.join(h.repo, "compose/docker-compose.yml"), "utf8")).toMatch(/^ {2}web:/m);
 
     const plan = (await h.plan()).plan;
     const prunes = plan.changes.filter((c) => c.prune).map((c) => `${c.phase} ${c.action} ${c.ref.kind} ${c.ref.name}`).sort();
@@ -90,11 +90,11 @@ describe("a scope removed from the repo is pruned, by inventory", () => {
     expect(existsSync(unitFile)).toBe(true);
     const before = await containers(h);
 
-    await h.edit(/\n  api:\n(    .*\n)+/, "\n");
-    await h.edit(/\n    after: \[api\]/g, "");
-    await h.edit(/\n    - \{ domains: \[api\.flow\.example\.org\][^\n]*/, "");
-    await h.edit(/\n    # Left DNS-only on purpose[^\n]*\n    - \{ name: api\.flow\.example\.org[^\n]*/, "");
-    await h.edit(/\n      - \{ allow: tcp, port: 4000[^\n]*/, "");
+    await h.edit(/\n {2}api:\n( {4}.*\n)+/, "\n");
+    await h.edit(/\n {4}after: \[api\]/g, "");
+    await h.edit(/\n {4}- \{ domains: \[api\.flow\.example\.org\][^\n]*/, "");
+    await h.edit(/\n {4}# Left DNS-only on purpose[^\n]*\n {4}- \{ name: api\.flow\.example\.org[^\n]*/, "");
+    await h.edit(/\n {6}- \{ allow: tcp, port: 4000[^\n]*/, "");
     const out = await h.apply();
     expect(out.status, out.error).toBe("applied");
 
