@@ -11,19 +11,3 @@ export interface Inventory {
   add(kind: ResourceKind, name: string, data?: string): void;
   remove(kind: ResourceKind, name: string): void;
 }
-
-/** For callers with no journal (a driver used on its own, in tests): the inventory lives in memory. */
-export class MemoryInventory implements Inventory {
-  private readonly byKind = new Map<ResourceKind, Map<string, string>>();
-  entries(kind: ResourceKind): Map<string, string> {
-    return new Map(this.byKind.get(kind));
-  }
-  add(kind: ResourceKind, name: string, data = ""): void {
-    const m = this.byKind.get(kind) ?? new Map<string, string>();
-    m.set(name, data);
-    this.byKind.set(kind, m);
-  }
-  remove(kind: ResourceKind, name: string): void {
-    this.byKind.get(kind)?.delete(name);
-  }
-}
