@@ -62,9 +62,11 @@ describe("a scope removed from the repo is pruned, by inventory", () => {
     const prunes = plan.changes.filter((c) => c.prune).map((c) => `${c.phase} ${c.action} ${c.ref.kind} ${c.ref.name}`).sort();
     expect(prunes).toEqual([
       "dns delete cloudflare.record A flow.example.org",
-      "firewall-close delete ufw.rule allow in tcp 443 any any",
+      "firewall-close delete ufw.rule allow in tcp 443 from any to any",
       "prune delete compose.service islandflow/web",
       "prune delete npm.proxyHost flow.example.org",
+      // A docker-owned scope keeps its native unit installed (inactive) for a quick cutover: it goes too.
+      "prune delete systemd.unit islandflow-web.service",
     ]);
     expect(plan.changes.every((c) => c.prune)).toBe(true);
 
@@ -95,6 +97,8 @@ describe("a scope removed from the repo is pruned, by inventory", () => {
     await h.edit(/\n {4}- \{ domains: \[api\.flow\.example\.org\][^\n]*/, "");
     await h.edit(/\n {4}# Left DNS-only on purpose[^\n]*\n {4}- \{ name: api\.flow\.example\.org[^\n]*/, "");
     await h.edit(/\n {6}- \{ allow: tcp, port: 4000[^\n]*/, "");
+    await h.edit(/proxyHosts:(?=\nfirewall:)/, "proxyHosts: []");
+    await h.edit(/records:(?=\npolicy:)/, "records: []");
     const out = await h.apply();
     expect(out.status, out.error).toBe("applied");
 
