@@ -24,8 +24,10 @@ export function defaultRetryBudgetMs(env: NodeJS.ProcessEnv = process.env): numb
 export async function retryTransient<T>(fn: () => Promise<T>, budget: RetryBudget = {}): Promise<T> {
   const budgetMs = budget.budgetMs ?? defaultRetryBudgetMs();
   const started = Date.now();
-  const worthRetrying = (error: Error) =>
-    error instanceof TransientError && (budget.retryIf?.(error) ?? true) && Date.now() - started + (error.retryAfterMs ?? 0) < budgetMs;
+  const worthRetrying = (error: Error) => {
+    const t = transientIn(error);
+    return t !== undefined && (budget.retryIf?.(t) ?? true) && Date.now() - started + (t.retryAfterMs ?? 0) < budgetMs;
+  };
   return pRetry(fn, {
     retries: 20,
     factor: 2,
@@ -35,7 +37,14 @@ export async function retryTransient<T>(fn: () => Promise<T>, budget: RetryBudge
     // A retry-after the budget cannot wait for is not retried here: the run ends transient and retries later.
     shouldRetry: ({ error }) => worthRetrying(error),
     onFailedAttempt: async ({ error }) => {
-      if (worthRetrying(error) && error instanceof TransientError && error.retryAfterMs) await sleep(error.retryAfterMs);
+      const wait = transientIn(error)?.retryAfterMs;
+      if (wait && worthRetrying(error)) await sleep(wait);
     },
   });
+}
+
+/** The TransientError in an error's cause chain (a driver's ApplyError wraps the failure that caused it). */
+function transientIn(error: unknown): TransientError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) if (e instanceof TransientError) return e;
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import type { Change } from "../../core/changes.js";
+import { defaultRetryBudgetMs, retryTransient } from "../../core/retry.js";
 import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import { ComposeDriver, type ComposeFlavor } from "./compose-driver.js";
@@ -67,7 +68,8 @@ export const composeService: Kind<DesiredComposeService, ObservedService> = {
       async apply(changes) {
         const pruned = changes.filter((c) => c.prune);
         const rest = changes.filter((c) => !c.prune);
-        if (rest.length) await compose.apply(rest);
+        // Compose's operations are idempotent (up -d, rm -s -f): a step that met an unreachable dockerd is run again.
+        if (rest.length) await retryTransient(() => compose.apply(rest), { budgetMs: defaultRetryBudgetMs(ctx.env ?? process.env) });
         for (const c of rest) if (c.desired) inventory.record(c.desired);
         if (pruned.length) await removeContainers(ctx.runner, pruned, inventory);
       },
