@@ -5,7 +5,7 @@ import { sortFindings, type Finding } from "../core/findings.js";
 import type { ResolvedHost } from "../core/resources.js";
 import type { Plan } from "../engine/plan.js";
 import { offlinePlan } from "../engine/offline-plan.js";
-import { checkoutRevision } from "../run/git-revision.js";
+import { checkoutRevision, mergeBase } from "../run/git-revision.js";
 import { SECRET_NAME } from "../core/text.js";
 
 /** A changed unit or compose file, as a unified diff between base and head (secrets masked). */
@@ -38,16 +38,23 @@ export interface PullRequestPlanOptions {
   repo: string;
   head: string;
   base?: string;
+  /** Plan from `base` itself instead of its merge-base with `head` (what `git diff base head` compares). */
+  baseExact?: boolean;
   /** The desired-state directory inside the repo. */
   path?: string;
   host?: string;
 }
 
-/** Check out both revisions, load them, plan head against a host converged on base, and diff the runtime files. */
+/**
+ * Check out both revisions, load them, plan head against a host converged on base, and diff the runtime files.
+ * The base is the merge-base of `base` and `head` (as `git diff base...head`) unless `baseExact`: planning
+ * against the base branch's tip would show everything merged there since the branch point as being undone.
+ */
 export async function planPullRequest(opts: PullRequestPlanOptions): Promise<PullRequestPlan> {
   const sub = opts.path ?? ".";
+  const baseRev = opts.base && !opts.baseExact ? await mergeBase(opts.repo, opts.base, opts.head) : opts.base;
   const head = await checkoutRevision(opts.repo, opts.head, sub);
-  const base = opts.base ? await checkoutRevision(opts.repo, opts.base, sub) : undefined;
+  const base = baseRev ? await checkoutRevision(opts.repo, baseRev, sub) : undefined;
   try {
     const load = (dir: string) => loadDesiredState(dir, opts.host ? { host: opts.host } : {});
     const [h, b] = await Promise.all([load(head.dir), base ? load(base.dir) : Promise.resolve(undefined)]);

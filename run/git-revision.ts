@@ -23,6 +23,19 @@ export async function resolveRevision(repo: string, rev: string): Promise<string
   }
 }
 
+/**
+ * The best common ancestor of two commits: what `git diff base...head` compares head with. A pull request plan
+ * starts from it, so commits that landed on the base branch after the branch point are not shown as the PR
+ * undoing them.
+ */
+export async function mergeBase(repo: string, base: string, head: string): Promise<string> {
+  const [b, h] = await Promise.all([resolveRevision(repo, base), resolveRevision(repo, head)]);
+  const r = await execa("git", ["-C", repo, "merge-base", b, h], { reject: false });
+  if (r.exitCode === 0 && r.stdout.trim()) return r.stdout.trim();
+  if (r.exitCode === 1) throw new UserError(`${base} and ${head} have no common ancestor in ${repo}: plan against ${base} itself with --base-exact`);
+  throw new UserError(`git merge-base ${base} ${head} failed in ${repo}: ${r.stderr.split("\n")[0]}`);
+}
+
 export async function checkoutRevision(repo: string, rev: string, subPath = "."): Promise<CheckedOutRevision> {
   const revision = await resolveRevision(repo, rev);
   const dir = await mkdtemp(path.join(tmpdir(), "tack-rev-"));

@@ -21,6 +21,7 @@ export interface PlanOptions {
   offline?: boolean;
   repo?: string;
   base?: string;
+  baseExact?: boolean;
   head?: string;
   path?: string;
   out?: string;
@@ -51,7 +52,7 @@ function exitCodeOf(plan: Plan, host: ResolvedHost, opts: PlanOptions): void {
 export async function planCommand(dir: string, opts: PlanOptions, o: Output): Promise<void> {
   if (opts.repo || opts.base || opts.head) {
     if (!opts.repo || !opts.head) throw new UserError("a pull request plan needs --repo PATH --head REV (and usually --base REV)");
-    const pr = await planPullRequest({ repo: opts.repo, head: opts.head, path: opts.path ?? ".", ...(opts.base ? { base: opts.base } : {}), ...(opts.host ? { host: opts.host } : {}) });
+    const pr = await planPullRequest({ repo: opts.repo, head: opts.head, path: opts.path ?? ".", ...(opts.base ? { base: opts.base } : {}), ...(opts.baseExact ? { baseExact: true } : {}), ...(opts.host ? { host: opts.host } : {}) });
     if (pr.baseInvalid && opts.format === "text") o.err("note: the base revision's desired state is invalid; planning against an empty host");
     o.out(renderPullRequest(pr, opts.format).trimEnd());
     // An invalid head is a failure of the PR, like a blocking finding.

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { MARKDOWN_MARKER } from "../../reports/render-plan.js";
 import { tempDir } from "../helpers/temp-repo.js";
-import { prRepo, replace } from "./pr-repo.js";
+import { commitOn, prRepo, replace } from "./pr-repo.js";
 
 /**
  * examples/github-actions/tack-plan.yml, exercised piece by piece: its Plan step runs in bash against a
@@ -69,12 +69,13 @@ async function runCommentScript(w: Workflow, dir: string, comments: Comment[], e
 }
 
 describe("examples/github-actions/tack-plan.yml", () => {
-  it("runs on pull requests with full history and Node 20, and may write PR comments", async () => {
+  it("runs on pull requests with full history and a maintained Node LTS, and may write PR comments", async () => {
     const w = await workflow();
     expect(Object.keys(w.on)).toEqual(["pull_request"]);
     expect(w.permissions["pull-requests"]).toBe("write");
+    expect(step(w, "actions/checkout").uses).toBe("actions/checkout@v5");
     expect(step(w, "actions/checkout").with).toEqual({ "fetch-depth": 0 });
-    expect(step(w, "actions/setup-node").with).toEqual({ "node-version": 20 });
+    expect(step(w, "actions/setup-node").with).toEqual({ "node-version": 24 });
     expect(step(w, "Plan").run).toContain("--format markdown");
   });
 
@@ -98,6 +99,43 @@ describe("examples/github-actions/tack-plan.yml", () => {
     const failed = await execa("bash", ["-e", "-c", fail.run!.replace(/\$\{\{ steps\.plan\.outputs\.exitcode \}\}/g, exitcode)], { reject: false });
     expect(failed.exitCode).toBe(1);
   }, 60_000);
+
+  it("installs tack with npm ci only when package.json depends on it, else from TACK_PACKAGE, else fails clearly", async () => {
+    const w = await workflow();
+    const install = async (pkg: object | undefined, tackPackage: string) => {
+      const dir = await tempDir();
+      const log = path.join(dir, "npm.log");
+      await mkdir(path.join(dir, "bin"));
+      await writeFile(path.join(dir, "bin", "npm"), `#!/bin/sh\necho "$@" >> ${JSON.stringify(log)}\n`);
+      await chmod(path.join(dir, "bin", "npm"), 0o755);
+      if (pkg) {
+        await writeFile(path.join(dir, "package.json"), JSON.stringify(pkg));
+        await writeFile(path.join(dir, "package-lock.json"), "{}");
+      }
+      const r = await execa("bash", ["-e", "-c", step(w, "Install tack").run!], { cwd: dir, reject: false, env: { PATH: `${dir}/bin:${process.env.PATH}`, TACK_PACKAGE: tackPackage } });
+      return { code: r.exitCode, npm: fs.existsSync(log) ? (await readFile(log, "utf8")).trim() : "", out: r.stdout };
+    };
+    const pinned = "git+https://git.example.org/tack.git#0123456789abcdef0123456789abcdef01234567";
+    expect(await install({ devDependencies: { tack: pinned } }, "")).toMatchObject({ code: 0, npm: "ci" });
+    // A package.json that only mentions "tack" (a script, a description) does not pin it.
+    const mentions = { description: "our \"tack\" config", scripts: { plan: "tack plan" } };
+    expect(await install(mentions, pinned)).toMatchObject({ code: 0, npm: `install --no-save --no-package-lock ${pinned}` });
+    const none = await install(undefined, "");
+    expect(none.code).toBe(1);
+    expect(none.npm).toBe("");
+    expect(none.out).toContain("set TACK_PACKAGE");
+    expect(w.env.TACK_VERSION).toBeUndefined();
+  }, 30_000);
+
+  it("plans from the merge-base when the base branch moved on (base.sha is the base branch's tip)", async () => {
+    const w = await workflow();
+    const repo = await prRepo([replace("tack.yaml", /( {2}api:\n {4}owner: )docker/, "$1native", 1)]);
+    await commitOn(repo, "main", [replace("tack.yaml", "\npolicy:", "\n    - { name: new.example.org, type: CNAME, content: flow.example.org, proxied: true }\npolicy:", 1)], "main moves on");
+    const { exitcode, md } = await runPlanStep(w, repo, "main", "pr");
+    expect(exitcode).toBe("2");
+    expect(md).toContain("1 cutover");
+    expect(md).not.toContain("new.example.org");
+  }, 30_000);
 
   it("a PR with changes and nothing blocking: exit code 2 passes, and a tack crash still leaves a comment", async () => {
     const w = await workflow();

@@ -1,6 +1,7 @@
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { expectGolden } from "./golden.js";
-import { prPlan, prRepo, replace, type Edit } from "./pr-repo.js";
+import { commitOn, prPlan, prRepo, replace, tack, type Edit } from "./pr-repo.js";
 
 /**
  * Golden tests of `tack plan --repo --base main --head pr` on throw-away pull requests against the islandflow
@@ -131,6 +132,35 @@ describe("pull request plans (golden)", () => {
     const text = await prPlan(repo, "text", "--detailed-exitcode");
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/tack.yaml:\d+:\d+ /);
+  });
+
+  it("diverged branches: the plan starts from the merge-base, so main's newer commits are not undone", async () => {
+    // The PR re-points flow; after it branched, main gained a CNAME. Planning from main's tip would delete it.
+    const repo = await prRepo([replace("tack.yaml", "name: flow.example.org, type: A, content: 203.0.113.10", "name: flow.example.org, type: A, content: 203.0.113.20", 1)]);
+    const cname = "    - { name: new.example.org, type: CNAME, content: flow.example.org, proxied: true }\npolicy:";
+    await commitOn(repo, "main", [replace("tack.yaml", "\npolicy:", `\n${cname}`, 1)], "main: add new.example.org");
+
+    const text = await prPlan(repo, "text");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/update cloudflare\.record A flow\.example\.org/);
+    expect(text.stdout).not.toContain("new.example.org");
+    const json = JSON.parse((await prPlan(repo, "json")).stdout) as PlanJson & { changes: { kind: string; name: string; action: string }[]; baseRevision: string };
+    expect(json.changes.map((c) => `${c.action} ${c.kind}`)).toEqual(["update cloudflare.record"]);
+
+    // --base-exact compares with main's tip: the CNAME shows as deleted, which is what merging would NOT do.
+    const exact = await prPlan(repo, "text", "--base-exact");
+    expect(exact.stdout).toMatch(/delete cloudflare\.record CNAME new\.example\.org/);
+    const exactJson = JSON.parse((await prPlan(repo, "json", "--base-exact")).stdout) as { baseRevision: string };
+    expect(exactJson.baseRevision).not.toBe(json.baseRevision);
+  });
+
+  it("branches without a common ancestor: a clear error that names --base-exact", async () => {
+    const repo = await prRepo([]);
+    await execa("git", ["-C", repo, "checkout", "-q", "--orphan", "other"]);
+    await execa("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "unrelated"]);
+    const r = await tack(["plan", "--repo", repo, "--base", "main", "--head", "other"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/main and other have no common ancestor.*--base-exact/);
   });
 
   it("no changes: says so, exit 0, and --detailed-exitcode 0", async () => {

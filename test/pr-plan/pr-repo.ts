@@ -32,11 +32,13 @@ export function replace(file: string, from: string | RegExp, to: string, count?:
   };
 }
 
+// Plain git with a fixed environment: simple-git refuses GIT_* variables (its environment guard).
+const gitIn = (repo: string) => (...args: string[]) => execa("git", ["-c", "commit.gpgsign=false", ...args], { cwd: repo, env: { ...FIXED, GIT_CONFIG_NOSYSTEM: "1", HOME: repo } });
+
 export async function prRepo(head: Edit[], base: Edit[] = []): Promise<string> {
   const repo = path.join(await tempDir(), "islandflow");
   await cp(EXAMPLE, repo, { recursive: true });
-  // Plain git with a fixed environment: simple-git refuses GIT_* variables (its environment guard).
-  const git = (...args: string[]) => execa("git", ["-c", "commit.gpgsign=false", ...args], { cwd: repo, env: { ...FIXED, GIT_CONFIG_NOSYSTEM: "1", HOME: repo } });
+  const git = gitIn(repo);
   await git("init", "-q", "-b", "main");
   for (const e of base) await e(repo);
   await git("add", ".");
@@ -46,6 +48,16 @@ export async function prRepo(head: Edit[], base: Edit[] = []): Promise<string> {
   await git("add", ".");
   await git("commit", "-q", "--allow-empty", "-m", "pull request");
   return repo;
+}
+
+/** Commit edits on top of `branch` (main moving on after the pull request branched off), then go back to `pr`. */
+export async function commitOn(repo: string, branch: string, edits: Edit[], message: string): Promise<void> {
+  const git = gitIn(repo);
+  await git("checkout", "-q", branch);
+  for (const e of edits) await e(repo);
+  await git("add", ".");
+  await git("commit", "-q", "-m", message);
+  await git("checkout", "-q", "pr");
 }
 
 export interface CliRun {
