@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
-import type { z } from "zod";
 import type { Finding, SourceLocation } from "../core/findings.js";
 import { LruCache } from "../core/lru-cache.js";
 import { InvalidUtf8Error, MAX_DESIRED_STATE_BYTES, readRepoFile, RepoFileError } from "./repo-files.js";
 import { repairForDiagnostics } from "./repair.js";
 import { hostSchema, type HostDoc } from "./schema.js";
+import { issueMessages } from "./schema-messages.js";
 
 /** YAML aliases expand at most this many times per document: an alias bomb is an error, not an OOM. */
 export const MAX_ALIAS_COUNT = 100;
@@ -20,7 +20,8 @@ export interface LoadedHost {
   /** The document failed the schema: `doc` is a repaired copy, good for more diagnostics only, never a plan. */
   schemaFailed?: string[];
   file: string;
-  locate(path: PathSegment[]): SourceLocation;
+  /** Where a field is; `at: "key"` points at the key itself rather than its value (an unknown key). */
+  locate(path: PathSegment[], at?: "key" | "value"): SourceLocation;
 }
 
 export interface LoadedRepo {
@@ -38,16 +39,17 @@ export function formatPath(p: readonly PropertyKey[]): string {
   return out;
 }
 
-function locator(file: string, doc: Document, lines: LineCounter): (p: PathSegment[]) => SourceLocation {
-  return (p) => {
+function locator(file: string, doc: Document, lines: LineCounter): LoadedHost["locate"] {
+  return (p, at = "value") => {
     // Walk down as far as the path exists; a missing key points at its parent.
     let node: unknown = doc.contents;
     let offset = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-    for (const seg of p) {
+    for (const [i, seg] of p.entries()) {
       if (isMap(node)) {
         const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
         if (!pair) break;
-        const target = isNode(pair.value) ? pair.value : pair.key;
+        const atKey = at === "key" && i === p.length - 1;
+        const target = isNode(pair.value) && !atKey ? pair.value : pair.key;
         node = pair.value;
         offset = (target as { range?: [number, number, number] }).range?.[0] ?? offset;
       } else if (isSeq(node) && typeof seg === "number") {
@@ -60,50 +62,6 @@ function locator(file: string, doc: Document, lines: LineCounter): (p: PathSegme
     const pos = lines.linePos(offset);
     return { file, line: pos.line, column: pos.col };
   };
-}
-
-function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
-  let v: unknown = data;
-  for (const seg of p) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<PropertyKey, unknown>)[seg];
-  }
-  return v;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
-}
-
-/** Words a user understands for one zod issue. */
-export function issueMessage(issue: z.core.$ZodIssue, data: unknown): { path: PropertyKey[]; message: string } {
-  const p = [...issue.path];
-  const got = valueAt(data, p);
-  switch (issue.code) {
-    case "invalid_value":
-      return issue.values.length === 1
-        ? { path: p, message: `must be ${describe(issue.values[0])} (got ${describe(got)})` }
-        : { path: p, message: `must be one of ${issue.values.join(", ")} (got ${describe(got)})` };
-    case "invalid_type":
-      return got === undefined
-        ? { path: p, message: "is required" }
-        : { path: p, message: `must be ${issue.expected === "object" ? "a mapping" : issue.expected === "array" ? "a list" : `a ${issue.expected}`} (got ${describe(got)})` };
-    case "unrecognized_keys":
-      return {
-        path: [...p, issue.keys[0] ?? ""],
-        message: `unknown key${issue.keys.length > 1 ? `s ${issue.keys.join(", ")}` : ""} (not part of tack/v1; see README "Format reference")`,
-      };
-    case "too_small":
-      return { path: p, message: issue.origin === "array" ? `needs at least ${String(issue.minimum)} item(s)` : `must be at least ${String(issue.minimum)} (got ${describe(got)})` };
-    case "too_big":
-      return { path: p, message: issue.origin === "string" ? `is longer than ${String(issue.maximum)} characters` : `must be at most ${String(issue.maximum)} (got ${describe(got)})` };
-    case "invalid_format":
-      return { path: p, message: `${issue.message.startsWith("Invalid") ? `must be a valid ${issue.format}` : issue.message} (got ${describe(got)})` };
-    default:
-      return { path: p, message: `${issue.message}${got !== undefined && typeof got !== "object" ? ` (got ${describe(got)})` : ""}` };
-  }
 }
 
 async function desiredStateFiles(root: string): Promise<string[]> {
@@ -149,9 +107,10 @@ export function parseHostFile(file: string, text: string): { hosts: LoadedHost[]
     const parsed = hostSchema.safeParse(data);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        const { path: p, message } = issueMessage(issue, data);
-        const segs = p.filter((s): s is string | number => typeof s !== "symbol");
-        findings.push({ id: "schema", severity: "error", message, path: formatPath(segs), location: locate(segs) });
+        for (const { path: p, message, at } of issueMessages(issue, data, hostSchema)) {
+          const segs = p.filter((s): s is string | number => typeof s !== "symbol");
+          findings.push({ id: "schema", severity: "error", message, path: formatPath(segs), location: locate(segs, at) });
+        }
       }
       const repaired = repairForDiagnostics(hostSchema, data, parsed.error.issues);
       if (repaired) hosts.push({ doc: repaired, file, locate, schemaFailed: parsed.error.issues.map((i) => formatPath(i.path.filter((x): x is string | number => typeof x !== "symbol"))) });

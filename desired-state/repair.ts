@@ -31,13 +31,26 @@ function childSchema(s: unknown, seg: PropertyKey): unknown {
   return undefined;
 }
 
-function neutral(s: unknown): { value?: unknown; remove: boolean } {
+/** The keys a strict object accepts at `path` of the schema (for "did you mean"); empty when not an object. */
+export function objectKeysAt(schema: unknown, p: readonly PropertyKey[]): string[] {
+  let s: unknown = schema;
+  for (const seg of p) s = s === undefined ? undefined : childSchema(s, seg);
+  if (s === undefined) return [];
+  const d = defOf(unwrap(s).schema);
+  return d.type === "object" ? Object.keys(d.shape as Record<string, unknown>) : [];
+}
+
+function neutral(s: unknown, bad?: unknown): { value?: unknown; remove: boolean } {
   const { schema, optional } = unwrap(s);
   if (optional) return { remove: true };
   const d = defOf(schema);
   switch (d.type) {
-    case "enum":
-      return { value: Object.values(d.entries as Record<string, unknown>).at(-1), remove: false };
+    case "enum": {
+      // `type: a` stands for A: checking the rest with an unrelated entry (NS) would add a wrong second error.
+      const entries = Object.values(d.entries as Record<string, unknown>);
+      const same = entries.find((e) => typeof bad === "string" && typeof e === "string" && e.toLowerCase() === bad.toLowerCase());
+      return { value: same ?? entries.at(-1), remove: false };
+    }
     case "literal":
       return { value: (d.values as unknown[])[0], remove: false };
     case "string":
@@ -54,6 +67,12 @@ function neutral(s: unknown): { value?: unknown; remove: boolean } {
     default:
       return { remove: false };
   }
+}
+
+function valueAt(data: unknown, p: readonly PropertyKey[]): unknown {
+  let v = data;
+  for (const seg of p) v = v === null || typeof v !== "object" ? undefined : (v as Record<PropertyKey, unknown>)[seg];
+  return v;
 }
 
 function setAt(data: unknown, p: PropertyKey[], fix: { value?: unknown; remove: boolean }): boolean {
@@ -84,7 +103,7 @@ export function repairForDiagnostics<T>(schema: z.ZodType<T>, data: unknown, iss
       for (const seg of issue.path) s = s === undefined ? undefined : childSchema(s, seg);
       if (s === undefined) return undefined;
       if (issue.path.length === 0) return undefined;
-      if (!setAt(copy, issue.path, neutral(s))) return undefined;
+      if (!setAt(copy, issue.path, neutral(s, valueAt(copy, issue.path)))) return undefined;
     }
     const again = schema.safeParse(copy);
     if (again.success) return again.data;

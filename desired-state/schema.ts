@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { parseDuration } from "./durations.js";
 
@@ -6,9 +7,10 @@ import { parseDuration } from "./durations.js";
  * Objects are strict: an unknown key is an error, so a typo never silently means "unmanaged".
  */
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
-  message: 'must be a duration such as "30s", "5m" or "1h30m"',
-});
+// A bare number has no unit (`timeout: 30`): say which string was probably meant instead of "expected string".
+const duration = z
+  .string({ error: (iss) => (typeof iss.input === "number" ? `must be a duration with a unit, such as "${iss.input}s"` : 'must be a duration such as "30s", "5m" or "1h30m"') })
+  .refine((s) => parseDuration(s) !== undefined, { message: 'must be a duration such as "30s", "5m" or "1h30m"' });
 
 const port = z.number().int().min(1).max(65535);
 
@@ -93,8 +95,16 @@ const proxyHostSchema = z.strictObject({
 
 const ufwProto = z.enum(["tcp", "udp", "any"]);
 const ufwPort = z.union([port, z.string().regex(/^\d{1,5}(:\d{1,5})?$/, { message: 'must be a port or range "6000:6010"' })]);
-const ufwAddress = z.string().regex(/^(any|npm-bridge|[0-9.]+(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/, {
-  message: "must be any, npm-bridge, or an IPv4/IPv6 address or CIDR",
+/** An IPv4/IPv6 address or CIDR, checked the way ufw will (`10.0.0.300/33` passes a regex, not ufw). */
+export function isAddressOrCidr(text: string): boolean {
+  const [addr = "", prefix, ...rest] = text.split("/");
+  if (rest.length) return false;
+  const max = isIPv4(addr) ? 32 : isIPv6(addr) ? 128 : 0;
+  if (!max) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
+}
+const ufwAddress = z.string().refine((a) => a === "any" || a === "npm-bridge" || isAddressOrCidr(a), {
+  message: "must be any, npm-bridge, or an IPv4/IPv6 address or CIDR (prefix up to /32 or /128)",
 });
 
 const ufwRuleSchema = z
@@ -114,7 +124,8 @@ const ufwRuleSchema = z
     message: "give exactly one of allow, deny, reject, limit (its value is the protocol: tcp, udp or any)",
   });
 
-const dnsRecordSchema = z.strictObject({
+const dnsRecordSchema = z
+  .strictObject({
   name: hostname,
   type: z.enum(["A", "AAAA", "CNAME", "TXT", "MX", "CAA", "SRV", "NS"]),
   content: z.string().min(1),
@@ -127,7 +138,12 @@ const dnsRecordSchema = z.strictObject({
   comment: z.string().max(90).optional(),
   adopt: z.boolean().default(false),
   acknowledge: z.array(z.enum(["origin-exposure"])).default([]),
-});
+  })
+  .superRefine((r, ctx) => {
+    // Cloudflare refuses these at apply time; say so at validate time, at the content's line.
+    if (r.type === "A" && !isIPv4(r.content)) ctx.addIssue({ code: "custom", path: ["content"], message: "an A record's content must be an IPv4 address such as 203.0.113.10" });
+    if (r.type === "AAAA" && !isIPv6(r.content)) ctx.addIssue({ code: "custom", path: ["content"], message: "an AAAA record's content must be an IPv6 address such as 2001:db8::10" });
+  });
 
 const layerMode = z.enum(["enforce", "observe"]);
 

@@ -3,6 +3,7 @@ import type { Finding } from "../core/findings.js";
 import type { LoadedHost, PathSegment } from "./load.js";
 import { formatPath, MAX_ALIAS_COUNT } from "./load.js";
 import { readRepoFile } from "./repo-files.js";
+import { ufwRuleName } from "./resolve.js";
 import type { HostDoc } from "./schema.js";
 
 /**
@@ -175,7 +176,14 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
   }
 
   // UFW: comments go on ufw's command line and into its files.
+  const ruleClaims = new Map<string, number>();
   for (const [i, r] of (doc.firewall?.ufw.rules ?? []).entries()) {
+    // A rule is identified by its spec: a second declaration would silently merge into the first.
+    const action = r.allow ? "allow" : r.deny ? "deny" : r.reject ? "reject" : "limit";
+    const spec = ufwRuleName({ action, direction: r.direction, proto: r[action] ?? "any", ...(r.port !== undefined ? { port: String(r.port) } : {}), from: r.from, to: r.to });
+    const prev = ruleClaims.get(spec);
+    if (prev !== undefined) add(["firewall", "ufw", "rules", i], `declares the same rule as firewall.ufw.rules[${prev}] (${spec}): remove one`);
+    else ruleClaims.set(spec, i);
     if (r.comment !== undefined && /['\n\r\0]/.test(r.comment)) add(["firewall", "ufw", "rules", i, "comment"], "a ufw comment cannot contain quotes ('), newlines or NUL");
     if (r.port !== undefined && typeof r.port === "string" && r.port.includes(":")) {
       const [a, b] = r.port.split(":").map(Number);
@@ -192,7 +200,7 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
   const dns = doc.dns;
   if (dns) {
     const zone = dns.cloudflare.zone;
-    const byName = new Map<string, { type: string; i: number }[]>();
+    const byName = new Map<string, { type: string; i: number; proxied: boolean | undefined; content: string }[]>();
     for (const [i, r] of dns.records.entries()) {
       const p: PathSegment[] = ["dns", "records", i];
       if (r.name !== zone && !r.name.endsWith(`.${zone}`)) add([...p, "name"], `${r.name} is outside the zone ${zone}`);
@@ -204,9 +212,13 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
           add(p, `a CNAME cannot share the name ${r.name} with another record (dns.records[${other.i}] is ${other.type})`);
         } else if (r.type === other.type && r.type === "CNAME") {
           add(p, `${r.name} has two CNAME records`);
+        } else if (r.type === other.type) {
+          // tack identifies a record by type and name: two of them would fight over one Cloudflare record.
+          const only = other.content === r.content && other.proxied !== r.proxied ? ", differing only in proxied" : "";
+          add(p, `${r.type} ${r.name} is declared twice (also dns.records[${other.i}]${only}): tack manages one record per type and name`);
         }
       }
-      list.push({ type: r.type, i });
+      list.push({ type: r.type, i, proxied: r.proxied, content: r.content });
       byName.set(r.name, list);
     }
   }

@@ -30,7 +30,7 @@ describe("tack validate", () => {
     const c = capture();
     expect(await runCli(["validate", repo], c.o)).toBe(1);
     const text = c.err.join("\n");
-    expect(text).toMatch(/^tack\.yaml:\d+:\d+ scopes\.api\.owner: must be one of native, docker, none \(got "natve"\)$/m);
+    expect(text).toMatch(/^tack\.yaml:\d+:\d+ scopes\.api\.owner: must be one of native, docker, none \(got "natve"\) — did you mean "native"\?$/m);
     expect(text).toMatch(/^tack\.yaml:\d+:\d+ scopes\.workers\.native\.units\[0\]: unit file missing or refused: file "units\/islandflow-workers\.service" does not exist in the repo$/m);
     expect(text).toMatch(/^tack\.yaml:\d+:\d+ edge\.proxyHosts\[1\]\.scope: names no scope "apii"/m);
     expect(text).toMatch(/^tack\.yaml:\d+:\d+ scopes\.web\.native\.port: port 4000 is claimed by scope "api" too$/m);
@@ -47,6 +47,51 @@ describe("tack validate", () => {
     const m = /^tack\.yaml:(\d+):(\d+) /.exec(c.err[0]!)!;
     expect(lines[Number(m[1]) - 1]!.slice(Number(m[2]) - 1)).toBe("natve");
   });
+
+  // Values that used to pass validate and fail only on the host (issue 22, point 3): each is an error at its line.
+  const hostOnly: [string, string, string, RegExp, string][] = [
+    ["an A record that is not an IPv4 address", "content: 203.0.113.10, proxied: true", "content: 203.0.113.999, proxied: true", /dns\.records\[0\]\.content: an A record's content must be an IPv4 address .*\(got "203\.0\.113\.999"\)$/, "203.0.113.999"],
+    ["an AAAA record with an IPv4 address", "type: A, content: 203.0.113.10, proxied: true", "type: AAAA, content: 203.0.113.10, proxied: true", /dns\.records\[0\]\.content: an AAAA record's content must be an IPv6 address/, "203.0.113.10"],
+    ["a UFW source that is no address", "port: 4000, from: npm-bridge", "port: 4000, from: 10.0.0.300/33", /firewall\.ufw\.rules\[3\]\.from: must be any, npm-bridge, or an IPv4\/IPv6 address or CIDR .*\(got "10\.0\.0\.300\/33"\)$/, "10.0.0.300/33"],
+    ["a UFW prefix too long", "port: 4000, from: npm-bridge", "port: 4000, from: 10.0.0.0/33", /firewall\.ufw\.rules\[3\]\.from: must be any, npm-bridge/, "10.0.0.0/33"],
+    [
+      "two records differing only in proxied",
+      "    - { name: flow.example.org, type: A, content: 203.0.113.10, proxied: true }\n",
+      "    - { name: flow.example.org, type: A, content: 203.0.113.10, proxied: true }\n    - { name: flow.example.org, type: A, content: 203.0.113.10, proxied: false }\n",
+      /dns\.records\[1\]: A flow\.example\.org is declared twice \(also dns\.records\[0\], differing only in proxied\)/,
+      "{ name: flow.example.org, type: A, content: 203.0.113.10, proxied: false }",
+    ],
+    [
+      "a UFW rule declared twice",
+      "      - { allow: tcp, port: 80, comment: http }\n",
+      "      - { allow: tcp, port: 80, comment: http }\n      - { allow: tcp, port: 80, comment: web }\n",
+      /firewall\.ufw\.rules\[2\]: declares the same rule as firewall\.ufw\.rules\[1\] \(allow in tcp 80 from any to any\)/,
+      "{ allow: tcp, port: 80, comment: web }",
+    ],
+    ["a lowercase record type", "type: A, content: 203.0.113.10, proxied: true", "type: a, content: 203.0.113.10, proxied: true", /^tack\.yaml:\d+:\d+ dns\.records\[0\]\.type: must be one of A, AAAA, .* \(got "a"\) — did you mean "A"\?$/, "a, content"],
+    ["a duration without a unit", "timeout: 60s }", "timeout: 30 }", /scopes\.api\.health\.timeout: must be a duration with a unit, such as "30s" \(got 30\)$/, "30 }"],
+    [
+      "an unknown key",
+      "    handoff: exclusive                  # JetStream",
+      "    hanoff: exclusive                  # JetStream",
+      /scopes\.api\.hanoff: unknown key "hanoff" — did you mean "handoff"\? \(see README "Desired-state format reference", `scopes\.<name>`\)$/,
+      "hanoff: exclusive",
+    ],
+  ];
+  for (const [name, from, to, re, at] of hostOnly) {
+    it(`refuses ${name}, with only that error, pointing at it`, async () => {
+      const repo = await tempRepo();
+      await edit(path.join(repo, "tack.yaml"), from, to);
+      const c = capture();
+      expect(await runCli(["validate", repo], c.o)).toBe(1);
+      const errors = c.err.filter((l) => /^tack\.yaml:/.test(l));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(re);
+      const m = /^tack\.yaml:(\d+):(\d+) /.exec(errors[0]!)!;
+      const lines = (await import("node:fs")).readFileSync(path.join(repo, "tack.yaml"), "utf8").split("\n");
+      expect(lines[Number(m[1]) - 1]!.slice(Number(m[2]) - 1).startsWith(at)).toBe(true);
+    });
+  }
 
   it("prints usage and exits 1 on an unknown command or flag; --help exits 0", async () => {
     let c = capture();
