@@ -6,7 +6,7 @@ import type { Journal } from "../run/journal.js";
  */
 export const DEFAULT_LISTEN = "127.0.0.1:9469";
 
-export function agentUrl(journal: Journal, listen: string | undefined): string {
+export function agentUrl(journal: Pick<Journal, "get">, listen: string | undefined): string {
   if (listen) return listen.startsWith("http") ? listen : `http://${listen}`;
   return journal.get("daemon:url") ?? `http://${DEFAULT_LISTEN}`;
 }

@@ -21,7 +21,8 @@ export interface KvStore {
 
 export function makeSuspension(forText: string, reason: string, by: string, now = Date.now()): Suspension {
   const ms = parseDuration(forText);
-  if (ms === undefined || ms <= 0) throw new UserError(`--for ${forText}: not a duration (e.g. 30m, 2h, 1h30m)`);
+  if (ms === undefined) throw new UserError(`--for ${forText}: not a duration (e.g. 30m, 2h, 1h30m)`);
+  if (ms <= 0) throw new UserError(`--for ${forText}: a suspension must last longer than 0s (to end one now, use tack resume)`);
   if (!reason.trim()) throw new UserError("--reason is required: say why the agent is suspended");
   return { until: new Date(now + ms).toISOString(), reason: reason.trim(), by, at: new Date(now).toISOString() };
 }

@@ -61,13 +61,21 @@ export async function planPullRequest(opts: PullRequestPlanOptions): Promise<Pul
     const headRevision = shortRevision(head.revision);
     const files = await runtimeFileDiffs(opts.repo, sub, base?.revision, head.revision, [b?.resolved, h.resolved]);
     const common = { headRevision, baseInvalid: base !== undefined && !b?.resolved, files, ...(base ? { baseRevision: shortRevision(base.revision) } : {}) };
-    if (!h.resolved) return { ...common, diagnostics: sortFindings(h.findings) };
+    const inRepo = repoRelative(sub);
+    if (!h.resolved) return { ...common, diagnostics: sortFindings(h.findings.map(inRepo)) };
     const plan = offlinePlan(h.resolved, b?.resolved, headRevision);
-    return { ...common, plan, host: h.resolved, diagnostics: sortFindings(h.findings) };
+    return { ...common, plan: { ...plan, findings: plan.findings.map(inRepo) }, host: h.resolved, diagnostics: sortFindings(h.findings.map(inRepo)) };
   } finally {
     await head.cleanup();
     await base?.cleanup();
   }
+}
+
+/** Findings locate files inside the desired-state dir; a reviewer reads paths of the repo (`infra/tack.yaml:12`). */
+function repoRelative(sub: string): (f: Finding) => Finding {
+  const prefix = path.posix.normalize(sub).replace(/^\.\/?|\/$/g, "");
+  if (!prefix) return (f) => f;
+  return (f) => (f.location ? { ...f, location: { ...f.location, file: path.posix.join(prefix, f.location.file) } } : f);
 }
 
 /** Repo-relative (to the desired-state dir) paths of the unit and compose files a resolved host uses. */

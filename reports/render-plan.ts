@@ -126,7 +126,10 @@ export function renderText(plan: Plan, host: ResolvedHost, files: FileDiff[] = [
   if (observed.length) out.push(`Not applied (observe mode): ${observed.length} change(s) in ${plan.observeOnly.join(", ")}`, "");
   if (plan.findings.length) {
     out.push("Findings:");
-    for (const f of plan.findings) out.push(`  ${f.severity}: ${f.id}: ${formatFinding({ ...f, severity: "error" })}`);
+    for (const f of plan.findings) {
+      out.push(`  ${f.severity}: ${f.id}: ${formatFinding({ ...f, severity: "error" })}`);
+      if (f.detail) out.push(`    hint: ${f.detail}`);
+    }
     out.push("");
   }
   if (files.length) {

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Inventory } from "../core/inventory.js";
 import type { ResourceKind } from "../core/refs.js";
@@ -84,13 +84,23 @@ CREATE TABLE IF NOT EXISTS inventory (kind TEXT NOT NULL, name TEXT NOT NULL, da
 export class Journal implements Inventory {
   readonly db: Database.Database;
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, options: { readonly?: boolean } = {}) {
+    if (options.readonly) {
+      this.db = new Database(path.join(stateDir, "state.db"), { readonly: true, fileMustExist: true });
+      this.db.pragma("busy_timeout = 5000");
+      return;
+    }
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     this.db = new Database(path.join(stateDir, "state.db"));
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL"); // a step journaled "before" must survive the SIGKILL that follows
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
+  }
+
+  /** The state DB if there is one, opened read-only: read-only commands (tack status) create nothing. */
+  static openExisting(stateDir: string): Journal | undefined {
+    return existsSync(path.join(stateDir, "state.db")) ? new Journal(stateDir, { readonly: true }) : undefined;
   }
 
   close(): void {

@@ -1,18 +1,19 @@
 import { writeFile } from "node:fs/promises";
-import path from "node:path";
-import { loadDesiredState } from "../../desired-state/index.js";
+import { loadDesiredState, loadRepo } from "../../desired-state/index.js";
 import { UserError } from "../../core/errors.js";
+import type { Finding } from "../../core/findings.js";
 import { ExecaRunner } from "../../core/runner.js";
 import { offlinePlan } from "../../engine/offline-plan.js";
 import { planPullRequest } from "../../reports/pull-request-plan.js";
 import type { Plan } from "../../engine/plan.js";
 import { blockingFindings } from "../../engine/plan.js";
-import { dirRevision, planLive, resolveLive } from "../../run/reconcile.js";
+import { defaultHostName, dirRevision, planLive, resolveLive } from "../../run/reconcile.js";
 import { renderPlan, renderPullRequest, type PlanFormat } from "../../reports/render-plan.js";
 import { buildSteps } from "../../engine/steps.js";
 import type { ResolvedHost } from "../../core/resources.js";
 import { stateDirOf } from "../context.js";
 import { ExitCode, printFindings, type Output } from "../output.js";
+import { requireDirectory } from "../repo-dir.js";
 
 export interface PlanOptions {
   host?: string;
@@ -28,14 +29,26 @@ export interface PlanOptions {
   stateDir?: string;
 }
 
-async function loadOffline(dir: string, host: string | undefined, o: Output, label: string): Promise<ResolvedHost> {
-  const r = await loadDesiredState(dir, host ? { host } : {});
-  if (!r.resolved) {
-    o.err(`${label}: the desired state is invalid:`);
-    printFindings(o, r.findings);
-    throw new ExitCode(1);
+/**
+ * The desired state, checked before anything on the host is looked at. Invalid: its diagnostics, as the same
+ * `status: "invalid"` document a pull request plan gives in JSON, else as `file:line:column` lines on stderr.
+ */
+async function loadChecked(root: string, opts: PlanOptions, o: Output): Promise<ResolvedHost> {
+  // A live plan of a fleet repo picks this machine's Host by name, as the agent does.
+  const host = opts.host ?? (opts.offline ? undefined : defaultHostName((await loadRepo(root)).hosts.map((h) => h.doc.metadata.name)));
+  const r = await loadDesiredState(root, host ? { host } : {});
+  if (r.resolved) return r.resolved;
+  renderInvalid(r.findings, await dirRevision(root), opts, o);
+  throw new ExitCode(1);
+}
+
+function renderInvalid(diagnostics: Finding[], revision: string, opts: PlanOptions, o: Output): void {
+  if (opts.format === "text") {
+    o.err(`the desired state is invalid:`);
+    printFindings(o, diagnostics);
+    return;
   }
-  return r.resolved;
+  o.out(renderPullRequest({ headRevision: revision, baseInvalid: false, diagnostics, files: [] }, opts.format).trimEnd());
 }
 
 function finish(plan: Plan, host: ResolvedHost, opts: PlanOptions, o: Output): void {
@@ -52,6 +65,10 @@ function exitCodeOf(plan: Plan, host: ResolvedHost, opts: PlanOptions): void {
 export async function planCommand(dir: string, opts: PlanOptions, o: Output): Promise<void> {
   if (opts.repo || opts.base || opts.head) {
     if (!opts.repo || !opts.head) throw new UserError("a pull request plan needs --repo PATH --head REV (and usually --base REV)");
+    // A saved plan pins what was observed on this host; a pull request plan observed nothing.
+    if (opts.out) throw new UserError("--out saves a live plan of this host for tack apply FILE; a pull request plan (--repo) cannot be saved: drop --out, or redirect the output");
+    if (opts.offline) throw new UserError("--offline and --repo are two different plans: a pull request plan is always offline; drop --offline");
+    if (opts.baseExact && !opts.base) throw new UserError("--base-exact needs --base REV");
     const pr = await planPullRequest({ repo: opts.repo, head: opts.head, path: opts.path ?? ".", ...(opts.base ? { base: opts.base } : {}), ...(opts.baseExact ? { baseExact: true } : {}), ...(opts.host ? { host: opts.host } : {}) });
     if (pr.baseInvalid && opts.format === "text") o.err("note: the base revision's desired state is invalid; planning against an empty host");
     o.out(renderPullRequest(pr, opts.format).trimEnd());
@@ -60,10 +77,11 @@ export async function planCommand(dir: string, opts: PlanOptions, o: Output): Pr
     exitCodeOf(pr.plan, pr.host, opts);
     return;
   }
-  const root = path.resolve(dir);
+  if (opts.out && opts.offline) throw new UserError("--out saves a live plan of this host for tack apply FILE; an --offline plan observed nothing to pin: drop --out, or --offline");
+  const root = await requireDirectory(dir);
+  const checked = await loadChecked(root, opts, o);
   if (opts.offline) {
-    const host = await loadOffline(root, opts.host, o, root);
-    finish(offlinePlan(host, undefined, await dirRevision(root)), host, opts, o);
+    finish(offlinePlan(checked, undefined, await dirRevision(root)), checked, opts, o);
     return;
   }
   const stateDir = stateDirOf(opts.stateDir);

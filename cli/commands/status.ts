@@ -60,15 +60,21 @@ export function renderStatus(s: Partial<DaemonStatus> & { agent?: string }, o: O
   if (s.lastError) o.out(`last error:       ${s.lastError.split("\n")[0]}`);
 }
 
-/** `tack status`: ask the running agent, or read the state DB when none answers. */
+/**
+ * `tack status`: ask the running agent, or read the state DB when none answers. Read-only: a missing state dir
+ * or DB is reported, never created. The JSON always has `desiredRevision` and `appliedRevision` (null when unknown).
+ */
 export async function statusCommand(opts: StatusOptions, o: Output): Promise<void> {
-  const journal = new Journal(stateDirOf(opts.stateDir));
+  const stateDir = stateDirOf(opts.stateDir);
+  const journal = Journal.openExisting(stateDir);
   try {
-    const answer = await callAgent(agentUrl(journal, opts.listen), "/status");
-    const status = answer?.status === 200 ? (answer.body as DaemonStatus) : fromJournal(journal);
+    const answer = await callAgent(agentUrl(journal ?? { get: () => undefined }, opts.listen), "/status");
+    const found = answer?.status === 200 ? (answer.body as DaemonStatus) : journal ? fromJournal(journal) : { agent: "not running" as const };
+    const status = { ...found, desiredRevision: found.desiredRevision ?? null, appliedRevision: found.appliedRevision ?? null };
     if (opts.format === "json") o.out(JSON.stringify(status, null, 2));
-    else renderStatus(status, o);
+    else renderStatus(found, o);
+    if (!answer && !journal && opts.format !== "json") o.out(`state DB:         none in ${stateDir} (tack has not applied anything with this state dir)`);
   } finally {
-    journal.close();
+    journal?.close();
   }
 }

@@ -5,6 +5,7 @@ import { UserError } from "../../core/errors.js";
 import { Journal } from "../../run/journal.js";
 import { stateDirOf } from "../context.js";
 import type { Output } from "../output.js";
+import { currentSuspension, describeSuspension } from "./suspension-state.js";
 
 export interface SuspendOptions {
   for: string;
@@ -19,7 +20,10 @@ export async function suspendCommand(opts: SuspendOptions, o: Output): Promise<v
   const s = makeSuspension(opts.for, opts.reason, by); // validates before anything is sent
   const journal = new Journal(stateDirOf(opts.stateDir));
   try {
-    const answer = await callAgent(agentUrl(journal, opts.listen), "/suspend", { method: "POST", body: { for: opts.for, reason: opts.reason, by } });
+    const url = agentUrl(journal, opts.listen);
+    const before = await currentSuspension(journal, url);
+    if (before.suspension) o.out(`This replaces the suspension ${describeSuspension(before.suspension)}`);
+    const answer = await callAgent(url, "/suspend", { method: "POST", body: { for: opts.for, reason: opts.reason, by } });
     if (answer && answer.status !== 200) throw new UserError(`the agent refused: ${JSON.stringify(answer.body)}`);
     if (!answer) writeSuspension(journal, s);
     const until = answer ? (answer.body as { until: string }).until : s.until;

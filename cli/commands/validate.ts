@@ -2,6 +2,7 @@ import path from "node:path";
 import { checkHost, loadRepo, resolveHost } from "../../desired-state/index.js";
 import type { Finding } from "../../core/findings.js";
 import { ExitCode, printFindings, type Output } from "../output.js";
+import { requireDirectory } from "../repo-dir.js";
 
 export interface ValidateOptions {
   host?: string;
@@ -10,7 +11,7 @@ export interface ValidateOptions {
 
 /** `tack validate [DIR]`: every Host of the repo (or the one named) is loaded, checked and resolved offline. */
 export async function validateCommand(dir: string, options: ValidateOptions, o: Output): Promise<void> {
-  const root = path.resolve(dir);
+  const root = await requireDirectory(dir);
   const repo = await loadRepo(root);
   const findings: Finding[] = [...repo.findings];
   const summaries: string[] = [];

@@ -101,7 +101,7 @@ describe("SSH guard", () => {
     expect(check([rule("22", "any", { comment: "x", proto: "udp" })])).toHaveLength(1);
     expect(check([rule("22", "any", { comment: "x", action: "deny" })])).toHaveLength(1);
   });
-  it("is silent when incoming is allowed, and only warns with policy.allowSshLockout or an inactive UFW", () => {
+  it("is silent when incoming is allowed, and only warns with policy.safety.allowSshLockout or an inactive UFW", () => {
     expect(planRules([], obs([rule("22")], { incoming: "allow" })).findings).toEqual([]);
     expect(ids(planRules([], obs([rule("22")]), { allowSshLockout: true }))).toEqual(["warning:ssh-lockout"]);
     expect(ids(planRules([], obs([rule("22")], { active: false })))).toEqual(["warning:ufw-inactive", "warning:ssh-lockout"]);

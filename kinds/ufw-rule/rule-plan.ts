@@ -208,14 +208,14 @@ export function sshGuard(after: RuleShape[], changes: UfwChange[], obs: Pick<Ufw
   const ports = obs.sshPorts.join(", ");
   const what = removed.length ? `removing ${removed.map((n) => `"${n}"`).join(", ")} leaves` : "the plan leaves";
   const message = `${what} no UFW rule allowing SSH (port ${ports}) while incoming is denied by default: this would lock you out`;
-  if (allowSshLockout) return [{ id: "ssh-lockout", severity: "warning", message: `${message} (allowed by policy.allowSshLockout)` }];
+  if (allowSshLockout) return [{ id: "ssh-lockout", severity: "warning", message: `${message} (allowed by policy.safety.allowSshLockout)` }];
   return [
     {
       id: "ssh-lockout",
       severity: obs.active ? "error" : "warning",
       message: obs.active ? message : `${message} once UFW is enabled`,
       path: "firewall.ufw.rules",
-      detail: "Keep a rule such as `{ allow: tcp, port: 22 }`, or set policy.allowSshLockout: true.",
+      detail: "Keep a rule such as `{ allow: tcp, port: 22 }`, or set policy.safety.allowSshLockout: true.",
     },
   ];
 }

@@ -133,7 +133,7 @@ describe("UFW driver on a real UFW (sandbox)", () => {
     expect(run.mutations().length).toBe(mutations);
     expect(userRules()).toContain("### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in comment=");
 
-    // policy.allowSshLockout lets it through as a warning (not applied here: later tests need SSH kept).
+    // policy.safety.allowSshLockout lets it through as a warning (not applied here: later tests need SSH kept).
     const allowed = new UfwDriver({ runner: run, allowSshLockout: true });
     lockoutAllowed.add(allowed);
     planFor(allowed, [], await allowed.observe());

@@ -122,7 +122,7 @@ describe("suspension", () => {
   });
   it("refuses a bad duration and an empty reason", () => {
     expect(() => makeSuspension("soon", "r", "me")).toThrow(/not a duration/);
-    expect(() => makeSuspension("0s", "r", "me")).toThrow(/not a duration/);
+    expect(() => makeSuspension("0s", "r", "me")).toThrow(/must last longer than 0s/);
     expect(() => makeSuspension("1h", "  ", "me")).toThrow(/--reason/);
   });
 });
