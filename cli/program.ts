@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { UnsafePlanError, UserError, errorMessage } from "../core/errors.js";
 import { LockHeldError } from "../run/lock.js";
 import { applyCommand, type ApplyOptions } from "./commands/apply.js";
@@ -10,6 +10,7 @@ import { rollbackCommand, type RollbackOptions } from "./commands/rollback.js";
 import { statusCommand, type StatusOptions } from "./commands/status.js";
 import { suspendCommand, type SuspendOptions } from "./commands/suspend.js";
 import { validateCommand } from "./commands/validate.js";
+import { bashCompletion, zshCompletion } from "./completion.js";
 import { ExitCode, processOutput, type Output } from "./output.js";
 
 /**
@@ -114,6 +115,12 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
     .action((opts: RollbackOptions) => rollbackCommand(opts, o));
+
+  program
+    .command("completion")
+    .description("print a shell completion script: eval \"$(tack completion bash)\" in ~/.bashrc, or tack completion zsh > \"${fpath[1]}/_tack\"")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh"]))
+    .action((shell: "bash" | "zsh") => o.out((shell === "bash" ? bashCompletion : zshCompletion)(program).trimEnd()));
 
   for (const c of program.commands) c.exitOverride().showHelpAfterError(true);
   return program;

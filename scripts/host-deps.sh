@@ -19,6 +19,7 @@ declare -A needs=(
   [build-essential]=/usr/bin/make
   [python3]=/usr/bin/python3
   [git]=/usr/bin/git
+  [zsh]=/usr/bin/zsh             # the completion test runs the generated zsh script
 )
 optional=(sqlite3)
 
