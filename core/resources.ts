@@ -177,6 +177,8 @@ export interface ResolvedHost {
   npm?: { dataDir: string; container: string; network: string };
   cloudflare?: { zone: string; token: SecretRef; baseUrl?: string };
   ufw?: { deriveEdgeRules: boolean };
+  /** runtimes.native.systemd.user: whose manager runs the user-scope units when tack runs as root. */
+  systemdUser?: string;
   policy: Policy;
   /** The live facts resolution used (empty offline). */
   facts: HostFacts;

@@ -262,6 +262,7 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
     ...(doc.edge?.npm ? { npm: { ...doc.edge.npm } } : {}),
     ...(dns ? { cloudflare: { zone: dns.cloudflare.zone, token: dns.cloudflare.token } } : {}),
     ...(ufw ? { ufw: { deriveEdgeRules: ufw.deriveEdgeRules } } : {}),
+    ...(doc.runtimes.native?.systemd.user ? { systemdUser: doc.runtimes.native.systemd.user } : {}),
     facts,
     publishedPorts: publishedPorts((compose?.files ?? []).map((f) => files.get(f) ?? "")),
     policy: {

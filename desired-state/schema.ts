@@ -161,6 +161,8 @@ export const hostSchema = z.strictObject({
           systemd: z.strictObject({
             scope: systemdScope.default("system"),
             unitsDir: repoPath.default("units"),
+            // Root reaching this user's manager for user-scope units (the agent runs as root; the units are theirs).
+            user: z.string().regex(/^[a-z_][a-z0-9_-]*[$]?$/, { message: "must be a user name such as delta" }).max(32).optional(),
           }),
         })
         .optional(),

@@ -5,6 +5,7 @@ import type { DesiredSystemdUnit, ResolvedHost } from "../../core/resources.js";
 import { journalUnitInventory } from "./journal-inventory.js";
 import { SystemdScopesDriver } from "./scoped-driver.js";
 import { SystemdDriver } from "./systemd-driver.js";
+import { lookupUser } from "./target-user.js";
 import { contentHash, isActive, planUnits, unitFindings, type ObservedUnit } from "./unit-plan.js";
 import { unitsEvidenceFrom, unitsStateFrom, type UnitSource } from "./unit-state.js";
 
@@ -64,12 +65,14 @@ export const systemdUnit: Kind<DesiredSystemdUnit, ObservedUnit> = {
   owned: (a) => a.installedByTack,
   describe,
   runtime: { owner: "native", serving: isActive, isStopSide },
-  async connect(_host: ResolvedHost, ctx) {
+  async connect(host: ResolvedHost, ctx) {
     const env = ctx.env ? { env: ctx.env } : {};
+    // A root agent reaching a user's manager: the user is looked up on this host, where the plan runs.
+    const user = host.systemdUser ? { user: await lookupUser(ctx.runner, host.systemdUser) } : {};
     const inventory = journalUnitInventory(ctx.inventory, [path.join(ctx.stateDir, "units", "system"), path.join(ctx.stateDir, "units", "user")]);
     const units = new SystemdScopesDriver({
       system: new SystemdDriver({ runner: ctx.runner, systemdScope: "system", inventory, ...env }),
-      user: new SystemdDriver({ runner: ctx.runner, systemdScope: "user", inventory, ...env }),
+      user: new SystemdDriver({ runner: ctx.runner, systemdScope: "user", inventory, ...env, ...user }),
     });
     return {
       observe: async (desired) => observedOf(await units.observe(desired)),

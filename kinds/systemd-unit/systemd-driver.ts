@@ -1,12 +1,13 @@
 import { constants } from "node:fs";
-import { access, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import type { Change } from "../../core/changes.js";
 import { ApplyError, CommandError, errorMessage } from "../../core/errors.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredSystemdUnit, SystemdScope } from "../../core/resources.js";
 import type { Runner } from "../../core/runner.js";
+import { asUser, chownCreated, managerHint, userUnitDir, type TargetUser } from "./target-user.js";
 import { inventoryKey, type UnitInventory } from "./unit-inventory.js";
 import { writeFileAtomic } from "../../core/atomic-write.js";
 import {
@@ -27,6 +28,8 @@ export interface SystemdDriverOptions {
   systemdScope: SystemdScope;
   /** Default: user → $XDG_CONFIG_HOME/systemd/user or $HOME/.config/systemd/user; system → /etc/systemd/system. */
   unitDir?: string;
+  /** User scope only: drive this user's manager rather than our own (root reaching a lingering user's units). */
+  user?: TargetUser;
   /** Where the JSON inventory lives when no inventory is given. */
   stateDir?: string;
   inventory?: UnitInventory;
@@ -75,13 +78,16 @@ export class SystemdDriver {
   private readonly runner: Runner;
   private readonly settleMs: number;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly user: TargetUser | undefined;
   private analyzeAvailable: Promise<boolean> | undefined;
 
   constructor(options: SystemdDriverOptions) {
     this.runner = options.runner;
     this.systemdScope = options.systemdScope;
     this.env = options.env ?? process.env;
-    this.unitDir = options.unitDir ?? defaultUnitDir(options.systemdScope, this.env);
+    if (options.user && options.systemdScope !== "user") throw new Error("SystemdDriver: a target user needs the user scope");
+    this.user = options.user;
+    this.unitDir = options.unitDir ?? (options.user ? userUnitDir(options.user) : defaultUnitDir(options.systemdScope, this.env));
     if (options.inventory) this.inventory = options.inventory;
     else if (options.stateDir) this.inventory = new JsonFileUnitInventory(options.stateDir);
     else throw new Error("SystemdDriver needs an inventory or a stateDir");
@@ -92,8 +98,15 @@ export class SystemdDriver {
     return this.systemdScope === "user" ? ["--user"] : [];
   }
 
-  private systemctl(args: string[], mutates: boolean, okExitCodes?: number[]) {
-    return this.runner.run("systemctl", [...this.scopeArgs(), ...args], { mutates, ...(okExitCodes ? { okExitCodes } : {}) });
+  private async systemctl(args: string[], mutates: boolean, okExitCodes?: number[]) {
+    const c = asUser(this.user, "systemctl", [...this.scopeArgs(), ...args]);
+    try {
+      return await this.runner.run(c.cmd, c.args, { mutates, ...(okExitCodes ? { okExitCodes } : {}), ...(c.env ? { env: c.env } : {}) });
+    } catch (err) {
+      const hint = this.user && err instanceof CommandError ? managerHint(this.user, err.stderr) : undefined;
+      if (hint) throw new Error(hint, { cause: err });
+      throw err;
+    }
   }
 
   filePath(unit: string): string {
@@ -191,7 +204,10 @@ export class SystemdDriver {
       const path = this.filePath(p.name);
       // Only when it differs: the plan may be stale, and an identical write is not a change.
       if ((await readHash(path)) !== contentHash(content)) {
+        // The first directory made on the way, so the target user gets it too (chownCreated).
+        const created = await mkdir(dirname(path), { recursive: true });
         await writeFileAtomic(path, content);
+        await chownCreated(this.user, path, created);
         filesChanged = true;
       }
       await this.inventory.add(inventoryKey(this.systemdScope, p.name));
@@ -231,7 +247,9 @@ export class SystemdDriver {
   /** Last log lines of a unit: the journal, or `systemctl status` when the manager has no journald. */
   async logs(unit: string, lines = 20): Promise<string[]> {
     try {
-      const args = [...this.scopeArgs(), "-u", unit, "-n", String(lines), "--no-pager", "-o", "short-iso"];
+      // Root reads another user's unit logs from the system journal by their fields, not with --user (its own).
+      const which = this.user ? [`_SYSTEMD_USER_UNIT=${unit}`, `_UID=${this.user.uid}`] : [...this.scopeArgs(), "-u", unit];
+      const args = [...which, "-n", String(lines), "--no-pager", "-o", "short-iso"];
       const { stdout } = await this.runner.run("journalctl", args, { okExitCodes: [0, 1] });
       const real = stdout.split("\n").filter((l) => l.trim() && !/^-- (No entries|Journal begins|Logs begin)/.test(l) && !/No journal files/.test(l));
       if (real.length) return real;
