@@ -3,7 +3,6 @@ import type { Finding } from "../core/findings.js";
 import type { LoadedHost, PathSegment } from "./load.js";
 import { formatPath, MAX_ALIAS_COUNT } from "./load.js";
 import { readRepoFile } from "./repo-files.js";
-import { ufwRuleName } from "./resolve.js";
 import type { HostDoc } from "./schema.js";
 
 /**
@@ -180,7 +179,7 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
   for (const [i, r] of (doc.firewall?.ufw.rules ?? []).entries()) {
     // A rule is identified by its spec: a second declaration would silently merge into the first.
     const action = r.allow ? "allow" : r.deny ? "deny" : r.reject ? "reject" : "limit";
-    const spec = ufwRuleName({ action, direction: r.direction, proto: r[action] ?? "any", ...(r.port !== undefined ? { port: String(r.port) } : {}), from: r.from, to: r.to });
+    const spec = `${action} ${r.direction} ${r[action] ?? "any"} ${r.port ?? "any"} from ${r.from} to ${r.to}`;
     const prev = ruleClaims.get(spec);
     if (prev !== undefined) add(["firewall", "ufw", "rules", i], `declares the same rule as firewall.ufw.rules[${prev}] (${spec}): remove one`);
     else ruleClaims.set(spec, i);
