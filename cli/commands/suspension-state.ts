@@ -1,4 +1,4 @@
-import type { DaemonStatus } from "../../agent/daemon.js";
+import type { DaemonStatus } from "../../agent/status.js";
 import { callAgent } from "../../agent/agent-client.js";
 import { readSuspension, type Suspension } from "../../agent/suspension.js";
 import type { Journal } from "../../run/journal.js";
