@@ -7,7 +7,21 @@ import type { ResourceKind } from "./refs.js";
  * what the kind needs to remove it later (a compose service's project and files, a proxy host's row id).
  */
 export interface Inventory {
+  /** A read-only inventory (tack plan reads the state DB without writing it): add and remove would fail. */
+  readonly readonly?: boolean;
   entries(kind: ResourceKind): Map<string, string>;
   add(kind: ResourceKind, name: string, data?: string): void;
   remove(kind: ResourceKind, name: string): void;
 }
+
+/** No state DB yet (a plan on a host tack never applied to): tack owns nothing. */
+export const EMPTY_INVENTORY: Inventory = {
+  readonly: true,
+  entries: () => new Map(),
+  add: () => {
+    throw new Error("the inventory is read-only here");
+  },
+  remove: () => {
+    throw new Error("the inventory is read-only here");
+  },
+};

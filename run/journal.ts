@@ -84,7 +84,10 @@ CREATE TABLE IF NOT EXISTS inventory (kind TEXT NOT NULL, name TEXT NOT NULL, da
 export class Journal implements Inventory {
   readonly db: Database.Database;
 
+  readonly readonly: boolean;
+
   constructor(stateDir: string, options: { readonly?: boolean } = {}) {
+    this.readonly = options.readonly ?? false;
     if (options.readonly) {
       this.db = new Database(path.join(stateDir, "state.db"), { readonly: true, fileMustExist: true });
       this.db.pragma("busy_timeout = 5000");
@@ -180,6 +183,8 @@ export class Journal implements Inventory {
 
   /** The inventory (core/inventory.ts): what tack created or adopted, per kind. */
   entries(kind: ResourceKind): Map<string, string> {
+    // A state DB from before the inventory, opened read-only (tack plan), has no such table: nothing is owned yet.
+    if (this.readonly && !this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inventory'").get()) return new Map();
     const rows = this.db.prepare("SELECT name, data FROM inventory WHERE kind = ? ORDER BY name").all(kind) as { name: string; data: string }[];
     return new Map(rows.map((r) => [r.name, r.data]));
   }

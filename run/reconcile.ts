@@ -19,6 +19,7 @@ import { blockingFindings } from "../engine/plan.js";
 import { buildPlan, observedOwners } from "../engine/planner.js";
 import { connectKinds, observeKinds } from "../engine/observe.js";
 import { buildSteps, type Step } from "../engine/steps.js";
+import type { Inventory } from "../core/inventory.js";
 
 /**
  * One reconcile, top to bottom (Flux's shape): snapshot the revision → load and resolve with live facts →
@@ -29,6 +30,8 @@ export interface ReconcileContext {
   runner: Runner;
   stateDir: string;
   journal: Journal;
+  /** What tack owns, when it is not the journal's (tack plan reads it without opening the journal for writing). */
+  inventory?: Inventory;
   /** Host name to select in a fleet (default: the lone Host, else the machine's hostname). */
   host?: string;
   env?: NodeJS.ProcessEnv;
@@ -85,7 +88,8 @@ export async function resolveLive(dir: string, ctx: ReconcileContext, owners?: R
 }
 
 export async function planLive(resolved: ResolvedHost, revision: string, ctx: ReconcileContext): Promise<LivePlan> {
-  const drivers = await connectKinds(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, inventory: ctx.journal, ...(ctx.env ? { env: ctx.env } : {}) });
+  const inventory = ctx.inventory ?? ctx.journal;
+  const drivers = await connectKinds(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, inventory, ...(ctx.env ? { env: ctx.env } : {}) });
   const observed = await observeKinds(resolved, drivers);
   const plan = buildPlan({ host: resolved, revision, observedAt: new Date().toISOString(), observed, offline: false });
   return { plan, resolved, drivers, observed };

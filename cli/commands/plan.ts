@@ -7,7 +7,9 @@ import { offlinePlan } from "../../engine/offline-plan.js";
 import { planPullRequest } from "../../reports/pull-request-plan.js";
 import type { Plan } from "../../engine/plan.js";
 import { blockingFindings } from "../../engine/plan.js";
-import { defaultHostName, dirRevision, planLive, resolveLive } from "../../run/reconcile.js";
+import { defaultHostName, dirRevision, planLive, resolveLive, type LivePlan } from "../../run/reconcile.js";
+import { Journal } from "../../run/journal.js";
+import { EMPTY_INVENTORY } from "../../core/inventory.js";
 import { renderPlan, renderPullRequest, type PlanFormat } from "../../reports/render-plan.js";
 import { buildSteps } from "../../engine/steps.js";
 import type { ResolvedHost } from "../../core/resources.js";
@@ -85,10 +87,17 @@ export async function planCommand(dir: string, opts: PlanOptions, o: Output): Pr
     return;
   }
   const stateDir = stateDirOf(opts.stateDir);
-  const ctx = { runner: new ExecaRunner(), stateDir, journal: undefined as never, ...(opts.host ? { host: opts.host } : {}) };
-  const resolved = await resolveLive(root, ctx);
-  const revision = await dirRevision(root);
-  const lp = await planLive(resolved, revision, ctx);
+  // Read-only: the plan reads what tack owns (for prunes) from the state DB, and writes nothing there.
+  const journal = Journal.openExisting(stateDir);
+  const ctx = { runner: new ExecaRunner(), stateDir, journal: undefined as never, inventory: journal ?? EMPTY_INVENTORY, ...(opts.host ? { host: opts.host } : {}) };
+  let lp: LivePlan, resolved: ResolvedHost, revision: string;
+  try {
+    resolved = await resolveLive(root, ctx);
+    revision = await dirRevision(root);
+    lp = await planLive(resolved, revision, ctx);
+  } finally {
+    journal?.close();
+  }
   if (opts.out) {
     await writeFile(opts.out, JSON.stringify({ kind: "tack-saved-plan", dir: root, revision, fingerprint: lp.plan.fingerprint, host: resolved.host, createdAt: new Date().toISOString() }, null, 2) + "\n");
     o.err(`saved plan to ${opts.out}: apply it with tack apply ${opts.out}`);

@@ -10,10 +10,14 @@ import type { InventoryEntry, ProxyHostInventory } from "./proxy-host-plan.js";
  */
 export function journalProxyHostInventory(inventory: Inventory, legacyFile: string): ProxyHostInventory {
   const KIND = "npm.proxyHost" as const;
-  const migrate = async () => {
-    if (!existsSync(legacyFile) || inventory.entries(KIND).size > 0) return;
-    await write(await new FileProxyHostInventory(legacyFile).load());
+  /** Legacy entries: taken over (file renamed), or only read when the inventory is read-only (a plan). */
+  const migrate = async (): Promise<InventoryEntry[]> => {
+    if (!existsSync(legacyFile) || inventory.entries(KIND).size > 0) return [];
+    const entries = await new FileProxyHostInventory(legacyFile).load();
+    if (inventory.readonly) return entries;
+    await write(entries);
     await rename(legacyFile, `${legacyFile}.migrated`);
+    return [];
   };
   const write = async (entries: InventoryEntry[]) => {
     const keep = new Set(entries.map((e) => `#${e.id}`));
@@ -22,7 +26,8 @@ export function journalProxyHostInventory(inventory: Inventory, legacyFile: stri
   };
   return {
     async load() {
-      await migrate();
+      const legacy = await migrate();
+      if (legacy.length) return legacy;
       return [...inventory.entries(KIND)].map(([name, data]) => ({ id: Number(name.slice(1)), ...(JSON.parse(data) as Omit<InventoryEntry, "id">) }));
     },
     async save(entries) {

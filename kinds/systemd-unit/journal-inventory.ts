@@ -9,21 +9,26 @@ import type { UnitInventory } from "./unit-inventory.js";
  * renamed, so an upgrade never forgets what tack owns (and never prunes what it does not).
  */
 export function journalUnitInventory(inventory: Inventory, legacyDirs: string[]): UnitInventory {
-  let migrated: Promise<void> | undefined;
+  let migrated: Promise<Set<string>> | undefined;
+  /** The legacy entries; taken over (and their file renamed) unless the inventory is read-only (a plan). */
   const migrate = () =>
     (migrated ??= (async () => {
+      const all = new Set<string>();
       for (const dir of legacyDirs) {
         const legacy = new JsonFileUnitInventory(dir);
         const keys = await legacy.list().catch(() => new Set<string>());
         if (keys.size === 0) continue;
+        for (const k of keys) all.add(k);
+        if (inventory.readonly) continue;
         for (const k of keys) inventory.add("systemd.unit", k);
         await rename(legacy.path, `${legacy.path}.migrated`);
       }
+      return inventory.readonly ? all : new Set<string>();
     })());
   return {
     async list() {
-      await migrate();
-      return new Set(inventory.entries("systemd.unit").keys());
+      const legacy = await migrate();
+      return new Set([...legacy, ...inventory.entries("systemd.unit").keys()]);
     },
     async add(key) {
       await migrate();

@@ -10,11 +10,17 @@ export class SystemdScopesDriver {
 
   constructor(private readonly byScope: Record<SystemdScope, SystemdDriver>) {}
 
-  /** Both managers: one may hold only units tack installed and no longer wants (a manager with none runs nothing). */
+  /**
+   * The desired units and those tack installed and no longer wants (prune removes them), in both managers: one may
+   * hold only the latter (a manager with neither runs nothing).
+   */
   async observe(desired: DesiredSystemdUnit[]): Promise<Map<string, ObservedUnit>> {
     const out = new Map<string, ObservedUnit>();
     for (const scope of ["system", "user"] as const) {
-      for (const [k, v] of await this.byScope[scope].observe(desired.filter((d) => d.systemdScope === scope))) {
+      const driver = this.byScope[scope];
+      const names = new Set(desired.filter((d) => d.systemdScope === scope).map((d) => d.name));
+      for (const n of await driver.installed()) names.add(n);
+      for (const [k, v] of await driver.observeNames([...names])) {
         out.set(k, v);
         this.scopeOf.set(k, scope);
       }

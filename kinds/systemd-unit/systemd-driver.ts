@@ -113,12 +113,14 @@ export class SystemdDriver {
     return join(this.unitDir, unit);
   }
 
-  /** The desired units, and the ones tack installed that are no longer desired (prune removes those). */
   async observe(desired: DesiredSystemdUnit[]): Promise<Map<string, ObservedUnit>> {
-    const names = this.namesOf(desired);
+    return this.observeNames(this.namesOf(desired));
+  }
+
+  /** The units of this manager that tack installed (its inventory): what prune may remove. */
+  async installed(): Promise<string[]> {
     const prefix = `${this.systemdScope}/`;
-    const installed = [...(await this.inventory.list())].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-    return this.observeNames([...names, ...installed.filter((n) => !names.includes(n)).sort()]);
+    return [...(await this.inventory.list())].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)).sort();
   }
 
   /** Observe units by name (the handoff and health probes use this too). */
