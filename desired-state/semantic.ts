@@ -59,20 +59,37 @@ function composeServices(text: string): Set<string> | string {
   }
 }
 
+/** What every check below shares: the document, where findings go, the repo, and the files read so far. */
+interface CheckContext {
+  doc: LoadedHost["doc"];
+  add: (path: PathSegment[], message: string, id?: string, severity?: Finding["severity"]) => void;
+  repoRoot: string;
+  files: Map<string, string>;
+  scopeNames: Set<string>;
+}
+
 export async function checkHost(host: LoadedHost, repoRoot: string): Promise<CheckedHost> {
   const { doc } = host;
   const findings: Finding[] = [];
   const files = new Map<string, string>();
   const add = (path: PathSegment[], message: string, id = "semantic", severity: Finding["severity"] = "error") =>
     findings.push({ id, severity, message, path: formatPath(path), location: host.locate(path) });
+  const c: CheckContext = { doc, add, repoRoot, files, scopeNames: new Set(Object.keys(doc.scopes)) };
 
-  const scopes = Object.entries(doc.scopes);
-  const scopeNames = new Set(scopes.map(([n]) => n));
+  const composeSet = await checkComposeFiles(c);
+  await checkScopes(c, composeSet);
+  checkScopeOrder(c);
+  checkProxyHosts(c);
+  checkUfwRules(c);
+  checkDnsRecords(c);
+  // A document that failed the schema was checked on a repaired copy: drop what the schema already said.
+  const failed = host.schemaFailed ?? [];
+  const kept = findings.filter((f) => !failed.some((p) => f.path !== undefined && (f.path === p || f.path.startsWith(p + ".") || f.path.startsWith(p + "["))));
+  return { findings: kept, files };
+}
 
-  // Unit files exist in the repo; no two scopes claim one unit, service or native port.
-  const unitClaims = new Map<string, string>();
-  const serviceClaims = new Map<string, string>();
-  const portClaims = new Map<number, string>();
+/** The compose files parse, and which services they define (undefined when one could not be read). */
+async function checkComposeFiles({ doc, add, repoRoot, files }: CheckContext): Promise<Set<string> | undefined> {
   let composeSet: Set<string> | undefined;
   const compose = doc.runtimes.docker?.compose;
   if (compose) {
@@ -91,7 +108,16 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
     }
   }
 
-  for (const [name, scope] of scopes) {
+  return composeSet;
+}
+
+/** Unit files exist in the repo; no two scopes claim one unit, service or native port; runtimes are declared. */
+async function checkScopes({ doc, add, repoRoot, files, scopeNames }: CheckContext, composeSet: Set<string> | undefined): Promise<void> {
+  const compose = doc.runtimes.docker?.compose;
+  const unitClaims = new Map<string, string>();
+  const serviceClaims = new Map<string, string>();
+  const portClaims = new Map<number, string>();
+  for (const [name, scope] of Object.entries(doc.scopes)) {
     const base: PathSegment[] = ["scopes", name];
     if (scope.owner === "native" && !scope.native) add([...base, "native"], 'owner is native, so the scope needs a "native:" runtime');
     if (scope.owner === "docker" && !scope.docker) add([...base, "docker"], 'owner is docker, so the scope needs a "docker:" runtime');
@@ -135,7 +161,10 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
       else portClaims.set(port, name);
     }
   }
-  // Dependency cycles in `after`.
+}
+
+/** Dependency cycles in `after`. */
+function checkScopeOrder({ doc, add, scopeNames }: CheckContext): void {
   const visiting = new Set<string>();
   const done = new Set<string>();
   const visit = (n: string, trail: string[]): void => {
@@ -151,7 +180,10 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
   };
   for (const n of scopeNames) visit(n, []);
 
-  // Proxy hosts name an existing scope that has a port on the runtime it may be owned by.
+}
+
+/** Proxy hosts name an existing scope that has a port on the runtime it may be owned by. */
+function checkProxyHosts({ doc, add, scopeNames }: CheckContext): void {
   const proxyHosts = doc.edge?.proxyHosts ?? [];
   if (proxyHosts.length && !doc.edge?.npm) add(["edge"], "proxyHosts need edge.npm (dataDir, container, network)");
   const domainClaims = new Map<string, number>();
@@ -174,7 +206,10 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
     }
   }
 
-  // UFW: comments go on ufw's command line and into its files.
+}
+
+/** UFW: comments go on ufw's command line and into its files; a rule is declared once. */
+function checkUfwRules({ doc, add }: CheckContext): void {
   const ruleClaims = new Map<string, number>();
   for (const [i, r] of (doc.firewall?.ufw.rules ?? []).entries()) {
     // A rule is identified by its spec: a second declaration would silently merge into the first.
@@ -195,7 +230,10 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
     if ((r.from === "npm-bridge" || r.to === "npm-bridge") && !doc.edge?.npm) add(["firewall", "ufw", "rules", i], "npm-bridge needs edge.npm.network to resolve");
   }
 
-  // DNS: names inside the zone, proxied only where Cloudflare can proxy, no A/CNAME clash.
+}
+
+/** DNS: names inside the zone, proxied only where Cloudflare can proxy, no A/CNAME clash, one record per type and name. */
+function checkDnsRecords({ doc, add }: CheckContext): void {
   const dns = doc.dns;
   if (dns) {
     const zone = dns.cloudflare.zone;
@@ -221,8 +259,4 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
       byName.set(r.name, list);
     }
   }
-  // A document that failed the schema was checked on a repaired copy: drop what the schema already said.
-  const failed = host.schemaFailed ?? [];
-  const kept = findings.filter((f) => !failed.some((p) => f.path !== undefined && (f.path === p || f.path.startsWith(p + ".") || f.path.startsWith(p + "["))));
-  return { findings: kept, files };
 }
