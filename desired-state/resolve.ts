@@ -144,115 +144,18 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
   const { doc, repoRoot, files, facts } = input;
   const host = doc.metadata.name;
   const scopes = Object.entries(doc.scopes).map(([n, s]) => resolveScope(n, s, doc));
-  const byName = new Map(scopes.map((s) => [s.name, s]));
+  const { units, services } = runtimeResources(input, scopes);
+  const { proxyHosts, derivedPorts } = proxyHostResources(doc, scopes, facts);
   const resources: DesiredByKind = {
-    "systemd.unit": [],
-    "compose.service": [],
-    "npm.proxyHost": [],
-    "ufw.rule": [],
-    "cloudflare.record": [],
+    "systemd.unit": units,
+    "compose.service": services,
+    "npm.proxyHost": proxyHosts,
+    "ufw.rule": ufwResources(doc, facts, derivedPorts),
+    "cloudflare.record": dnsResources(doc, host),
   };
-
   const compose = doc.runtimes.docker?.compose;
-  for (const s of scopes) {
-    const native = s.owner === "native";
-    for (const unit of s.native?.resources ?? []) {
-      const file = unitFilePath(doc, unit);
-      const u: DesiredSystemdUnit = {
-        kind: "systemd.unit",
-        name: unit,
-        systemdScope: s.native!.systemdScope,
-        file: { path: file, content: files.get(file) ?? "" },
-        present: true,
-        enabled: native,
-        active: native,
-        scope: s.name,
-      };
-      resources["systemd.unit"].push(u);
-    }
-    for (const res of s.docker?.resources ?? []) {
-      const service = res.slice(res.indexOf("/") + 1);
-      const c: DesiredComposeService = {
-        kind: "compose.service",
-        name: res,
-        project: compose!.project,
-        service,
-        files: compose!.files.map((f) => path.join(repoRoot, f)),
-        workingDir: repoRoot,
-        env: compose!.env,
-        // A retired Docker owner is removed, not stopped: dockerd would revive a stopped restart:always container.
-        state: s.owner === "docker" ? "running" : "removed",
-        scope: s.name,
-      };
-      resources["compose.service"].push(c);
-    }
-  }
-
-  // Proxy hosts follow their scope's owner.
-  const gateway = facts.npmBridgeGateway ?? SYMBOLIC_BRIDGE_GATEWAY;
-  const derivedPorts = new Map<number, string>();
-  for (const ph of doc.edge?.proxyHosts ?? []) {
-    const s = byName.get(ph.scope);
-    if (!s) continue; // reported by checkHost
-    const target = s.owner === "docker" ? "docker" : s.owner === "native" ? "native" : s.native ? "native" : "docker";
-    const forwardHost = target === "native" ? gateway : (s.docker?.upstream ?? "");
-    const forwardPort = (target === "native" ? s.native?.port : s.docker?.port) ?? 0;
-    const domains = [...ph.domains].sort();
-    const p: DesiredProxyHost = {
-      kind: "npm.proxyHost",
-      name: domains[0]!,
-      domains,
-      forwardScheme: ph.forwardScheme,
-      forwardHost,
-      forwardPort,
-      enabled: s.owner !== "none",
-      adopt: ph.adopt,
-      scope: s.name,
-      probePath: ph.probePath ?? healthPath(target === "native" ? s.native?.health : s.docker?.health),
-    };
-    for (const k of ["websockets", "http2", "sslForced", "hsts", "hstsSubdomains", "blockExploits", "cachingEnabled", "certificateId", "accessListId", "advancedConfig"] as const) {
-      if (ph[k] !== undefined) (p as unknown as Record<string, unknown>)[k] = ph[k];
-    }
-    resources["npm.proxyHost"].push(p);
-    if (s.owner === "native" && s.native?.port !== undefined) derivedPorts.set(s.native.port, s.name);
-  }
-
-  // Declared UFW rules, then the derived path from NPM's bridge to each native scope it reaches
-  // (the reference's outage: the bridge could reach 3000 but not 4000). A declared rule with the same spec wins.
   const ufw = doc.firewall?.ufw;
-  const rules = new Map<string, DesiredUfwRule>();
-  for (const r of ufw?.rules ?? []) {
-    const d = ufwRule(r, facts);
-    if (!rules.has(d.name)) rules.set(d.name, d);
-  }
-  if (doc.edge?.npm && (ufw?.deriveEdgeRules ?? true)) {
-    for (const [port, scope] of [...derivedPorts].sort((a, b) => a[0] - b[0])) {
-      const base = { action: "allow" as const, direction: "in" as const, proto: "tcp" as const, port: String(port), from: facts.npmBridgeSubnet ?? SYMBOLIC_BRIDGE_SUBNET, to: "any" };
-      const name = ufwRuleName(base);
-      if (rules.has(name)) continue;
-      rules.set(name, { kind: "ufw.rule", name, ...base, comment: ufwComment(`derived npm bridge to ${scope}`), adopt: false, derived: true });
-    }
-  }
-  resources["ufw.rule"] = [...rules.values()];
-
   const dns = doc.dns;
-  for (const r of dns?.records ?? []) {
-    const rec: DesiredDnsRecord = {
-      kind: "cloudflare.record",
-      name: `${r.type} ${r.name}`,
-      zone: dns!.cloudflare.zone,
-      type: r.type,
-      fqdn: r.name,
-      content: r.content,
-      ...(r.ttl !== undefined ? { ttl: r.ttl } : {}),
-      ...(r.proxied !== undefined ? { proxied: r.proxied } : {}),
-      comment: dnsComment(host, r.comment),
-      adopt: r.adopt,
-      acknowledge: r.acknowledge,
-    };
-    resources["cloudflare.record"].push(rec);
-  }
-
   const pol = doc.policy;
   return {
     host,
@@ -278,4 +181,126 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
       },
     },
   };
+}
+
+/** Each scope's units and compose services; the owner's run, the other runtime is retired (installed but off). */
+function runtimeResources({ doc, repoRoot, files }: ResolveInput, scopes: ResolvedScope[]): { units: DesiredSystemdUnit[]; services: DesiredComposeService[] } {
+  const units: DesiredSystemdUnit[] = [];
+  const services: DesiredComposeService[] = [];
+  const compose = doc.runtimes.docker?.compose;
+  for (const s of scopes) {
+    const native = s.owner === "native";
+    for (const unit of s.native?.resources ?? []) {
+      const file = unitFilePath(doc, unit);
+      const u: DesiredSystemdUnit = {
+        kind: "systemd.unit",
+        name: unit,
+        systemdScope: s.native!.systemdScope,
+        file: { path: file, content: files.get(file) ?? "" },
+        present: true,
+        enabled: native,
+        active: native,
+        scope: s.name,
+      };
+      units.push(u);
+    }
+    for (const res of s.docker?.resources ?? []) {
+      const service = res.slice(res.indexOf("/") + 1);
+      const c: DesiredComposeService = {
+        kind: "compose.service",
+        name: res,
+        project: compose!.project,
+        service,
+        files: compose!.files.map((f) => path.join(repoRoot, f)),
+        workingDir: repoRoot,
+        env: compose!.env,
+        // A retired Docker owner is removed, not stopped: dockerd would revive a stopped restart:always container.
+        state: s.owner === "docker" ? "running" : "removed",
+        scope: s.name,
+      };
+      services.push(c);
+    }
+  }
+
+  return { units, services };
+}
+
+/** Proxy hosts follow their scope's owner; the native ports NPM reaches get a derived UFW path. */
+function proxyHostResources(doc: ResolveInput["doc"], scopes: ResolvedScope[], facts: HostFacts): { proxyHosts: DesiredProxyHost[]; derivedPorts: Map<number, string> } {
+  const byName = new Map(scopes.map((s) => [s.name, s]));
+  const proxyHosts: DesiredProxyHost[] = [];
+  const gateway = facts.npmBridgeGateway ?? SYMBOLIC_BRIDGE_GATEWAY;
+  const derivedPorts = new Map<number, string>();
+  for (const ph of doc.edge?.proxyHosts ?? []) {
+    const s = byName.get(ph.scope);
+    if (!s) continue; // reported by checkHost
+    const target = s.owner === "docker" ? "docker" : s.owner === "native" ? "native" : s.native ? "native" : "docker";
+    const forwardHost = target === "native" ? gateway : (s.docker?.upstream ?? "");
+    const forwardPort = (target === "native" ? s.native?.port : s.docker?.port) ?? 0;
+    const domains = [...ph.domains].sort();
+    const p: DesiredProxyHost = {
+      kind: "npm.proxyHost",
+      name: domains[0]!,
+      domains,
+      forwardScheme: ph.forwardScheme,
+      forwardHost,
+      forwardPort,
+      enabled: s.owner !== "none",
+      adopt: ph.adopt,
+      scope: s.name,
+      probePath: ph.probePath ?? healthPath(target === "native" ? s.native?.health : s.docker?.health),
+    };
+    for (const k of ["websockets", "http2", "sslForced", "hsts", "hstsSubdomains", "blockExploits", "cachingEnabled", "certificateId", "accessListId", "advancedConfig"] as const) {
+      if (ph[k] !== undefined) (p as unknown as Record<string, unknown>)[k] = ph[k];
+    }
+    proxyHosts.push(p);
+    if (s.owner === "native" && s.native?.port !== undefined) derivedPorts.set(s.native.port, s.name);
+  }
+
+  return { proxyHosts, derivedPorts };
+}
+
+/** Declared UFW rules, then the derived path from NPM's bridge to each native scope it reaches (the reference's
+ * outage: the bridge could reach 3000 but not 4000). A declared rule with the same spec wins.
+ */
+function ufwResources(doc: ResolveInput["doc"], facts: HostFacts, derivedPorts: Map<number, string>): DesiredUfwRule[] {
+  const ufw = doc.firewall?.ufw;
+  const rules = new Map<string, DesiredUfwRule>();
+  for (const r of ufw?.rules ?? []) {
+    const d = ufwRule(r, facts);
+    if (!rules.has(d.name)) rules.set(d.name, d);
+  }
+  if (doc.edge?.npm && (ufw?.deriveEdgeRules ?? true)) {
+    for (const [port, scope] of [...derivedPorts].sort((a, b) => a[0] - b[0])) {
+      const base = { action: "allow" as const, direction: "in" as const, proto: "tcp" as const, port: String(port), from: facts.npmBridgeSubnet ?? SYMBOLIC_BRIDGE_SUBNET, to: "any" };
+      const name = ufwRuleName(base);
+      if (rules.has(name)) continue;
+      rules.set(name, { kind: "ufw.rule", name, ...base, comment: ufwComment(`derived npm bridge to ${scope}`), adopt: false, derived: true });
+    }
+  }
+  return [...rules.values()];
+
+}
+
+function dnsResources(doc: ResolveInput["doc"], host: string): DesiredDnsRecord[] {
+  const out: DesiredDnsRecord[] = [];
+  const dns = doc.dns;
+  for (const r of dns?.records ?? []) {
+    const rec: DesiredDnsRecord = {
+      kind: "cloudflare.record",
+      name: `${r.type} ${r.name}`,
+      zone: dns!.cloudflare.zone,
+      type: r.type,
+      fqdn: r.name,
+      content: r.content,
+      ...(r.ttl !== undefined ? { ttl: r.ttl } : {}),
+      ...(r.proxied !== undefined ? { proxied: r.proxied } : {}),
+      comment: dnsComment(host, r.comment),
+      adopt: r.adopt,
+      acknowledge: r.acknowledge,
+    };
+    out.push(rec);
+  }
+
+  return out;
 }
