@@ -3,6 +3,9 @@ import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DesiredDnsRecord } from "../../core/resources.js";
+import type * as DriverModule from "../../kinds/cloudflare-record/cloudflare-driver.js";
+import { startCloudflareEmulator } from "../../sandbox/cloudflare-emulator/emulator.js";
 
 /**
  * The published package, as a user gets it: `npm pack` (prepack builds dist/), the tarball installed with
@@ -73,5 +76,27 @@ describe("the packed and installed package", () => {
     const r = await execa(tack, ["validate", bad], { reject: false });
     expect(r.exitCode).toBe(1);
     expect(r.stderr + r.stdout).toMatch(/tack\.yaml/);
+  });
+
+  it("the installed Cloudflare driver (its bundled SDK client) lists, creates and reads back records, and names a bad token", async () => {
+    const token = "pack-test-token-0123456789";
+    const em = await startCloudflareEmulator({ token, zones: [{ name: "example.org" }] });
+    try {
+      const file = path.join(work, "app/node_modules/tack/dist/kinds/cloudflare-record/cloudflare-driver.js");
+      const { CloudflareDriver } = (await import(file)) as typeof DriverModule;
+      const make = (t: string) => new CloudflareDriver({ host: "h1", zone: "example.org", token: { env: "T" }, env: { T: t }, baseURL: em.baseURL });
+      const desired: DesiredDnsRecord[] = [
+        { kind: "cloudflare.record", name: "A www.example.org", zone: "example.org", type: "A", fqdn: "www.example.org", content: "203.0.113.7", proxied: true, comment: "tack:h1", adopt: false, acknowledge: [] },
+      ];
+      const d = make(token);
+      const changes = d.plan(desired, await d.observe(desired));
+      expect(changes.length).toBe(1);
+      await d.apply(changes);
+      const again = make(token);
+      expect(again.plan(desired, await again.observe(desired))).toEqual([]);
+      await expect(make("wrong-token-0123456789").observe(desired)).rejects.toThrow(/Cloudflare rejected the API token/);
+    } finally {
+      await em.close();
+    }
   });
 });
