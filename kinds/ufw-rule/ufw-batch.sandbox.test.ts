@@ -4,6 +4,7 @@ import { ApplyError } from "../../core/errors.js";
 import type { DesiredUfwRule } from "../../core/resources.js";
 import { ExecaRunner } from "../../core/runner.js";
 import { sandbox } from "../../sandbox/sandbox-env.js";
+import { planRules } from "./rule-plan.js";
 import { UfwDriver } from "./ufw-driver.js";
 
 /**
@@ -42,6 +43,12 @@ const round2: DesiredUfwRule[] = [
   rule({ port: "9100", from: "203.0.113.0/24" }),
 ];
 
+/** Plans as the engine does: the kind's pure plan over what the driver observed (kinds/ufw-rule/kind.ts). */
+async function planFor(d: UfwDriver, desired: DesiredUfwRule[]) {
+  const observed = await d.observe();
+  return planRules(desired, { rules: [...observed.resources.values()], ...observed.facts }).changes;
+}
+
 describe("UFW changes in one transaction vs one ufw process per change (sandbox)", () => {
   sandbox({ parts: ["ufw"] });
   const run = new ExecaRunner({ defaultTimeoutMs: 60_000 });
@@ -60,12 +67,12 @@ describe("UFW changes in one transaction vs one ufw process per change (sandbox)
     const processes: number[] = [];
     for (const desired of [round1, round2]) {
       const d = new UfwDriver({ runner: run, batch, sshPorts: [22] });
-      const changes = d.plan(desired, await d.observe(desired));
+      const changes = await planFor(d, desired);
       const before = run.mutations().length;
       await d.apply(changes);
       processes.push(run.mutations().length - before);
       const again = new UfwDriver({ runner: run, batch, sshPorts: [22] });
-      expect(again.plan(desired, await again.observe(desired))).toEqual([]);
+      expect(await planFor(again, desired)).toEqual([]);
     }
     return processes;
   };
@@ -102,7 +109,7 @@ describe("UFW changes in one transaction vs one ufw process per change (sandbox)
     // An IPv6 source with an IPv4 destination: UFW refuses it ("Invalid position"-class errors are exit 1 as well).
     const bad = rule({ port: "4101", from: "2001:db8::/32", to: "192.0.2.1" });
     const d = new UfwDriver({ runner: run, sshPorts: [22] });
-    const changes = d.plan([ssh, ok, bad], await d.observe([]));
+    const changes = await planFor(d, [ssh, ok, bad]);
     const err = (await d.apply(changes).catch((e: unknown) => e)) as ApplyError;
     expect(err).toBeInstanceOf(ApplyError);
     expect(err.message).toMatch(/ufw create failed: ERROR: Mixed IP versions/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Change, Phase } from "../../core/changes.js";
+import type { Phase } from "../../core/changes.js";
 import type { ResolvedHost } from "../../core/resources.js";
 import { ApplyBatcher, layoutSteps, runLanes, type Lane } from "../../engine/scope-lanes.js";
 import type { Step } from "../../engine/steps.js";
@@ -9,7 +9,7 @@ const step = (phase: Phase, scope?: string, kind?: Step["kind"], names: string[]
   phase,
   ...(scope ? { scope } : {}),
   ...(kind ? { kind } : {}),
-  changes: names.map((n) => ({ ref: { kind: kind!, name: n }, action: "create", phase, fields: [] }) as unknown as Change),
+  changes: names.map((n) => ({ ref: { kind: kind!, name: n }, action: "create", phase, fields: [] }) as unknown as Step["changes"][number]),
   description: `${phase} ${scope ?? ""}`,
 });
 const hostWith = (after: Record<string, string[]>) => ({ scopes: Object.entries(after).map(([name, a]) => ({ name, after: a })) }) as unknown as ResolvedHost;
