@@ -10,8 +10,8 @@ import { startCloudflareEmulator } from "../../sandbox/cloudflare-emulator/emula
 
 /**
  * The published package, as a user gets it: `npm pack` (prepack builds dist/), the tarball installed with
- * --omit=dev into an empty directory, and the installed `tack` run from there — compiled JavaScript only, no tsx,
- * no sources. Needs npm and the registry (or npm's cache) for the runtime dependencies; better-sqlite3 may
+ * --omit=dev into an empty directory, and the installed `tack` run from there — compiled JavaScript only (the
+ * bundled CLI, scripts/build.mjs), no tsx, no sources. Needs npm and the registry (or npm's cache) for the runtime dependencies; better-sqlite3 may
  * compile on install, hence the long timeout.
  */
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -42,7 +42,7 @@ afterAll(async () => {
 describe("the packed and installed package", () => {
   it("ships compiled JavaScript, the examples and the bin, and no sources, tests or sandbox", () => {
     expect(packed).toContain("bin/tack.js");
-    expect(packed).toContain("dist/cli/main.js");
+    expect(packed).toContain("dist/cli-bundle/main.js");
     expect(packed).toContain("examples/islandflow/tack.yaml");
     expect(packed.filter((f) => f.endsWith(".ts"))).toEqual([]);
     expect(packed.filter((f) => /^(dist\/)?(test|sandbox|bench|demo)\//.test(f))).toEqual([]);
