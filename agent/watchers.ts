@@ -8,8 +8,8 @@ import type { Trigger } from "./scheduler.js";
 
 /**
  * File watchers (chokidar): the directory source (a change is a new revision), and the places drift shows up
- * first, NPM's proxy_host confs and the systemd unit dirs (a change asks for a drift check). Each directory is
- * watched once, from when it exists.
+ * first, NPM's proxy_host confs, NPM's database file and the systemd unit dirs (a change asks for a drift check).
+ * Each path is watched once, from when it exists.
  */
 export interface WatcherDeps {
   /** The debounced trigger for a watcher of this reason (Scheduler.debounced). */
@@ -32,9 +32,13 @@ export class Watchers {
     this.watchDir(root, "source");
   }
 
-  /** Watch where the host's drift shows: NPM's proxy_host dir, the unit dir of each systemd scope in use. */
+  /** Watch where the host's drift shows: NPM's proxy_host dir and database, the unit dir of each systemd scope in use. */
   watchDriftOf(h: ResolvedHost): void {
     if (h.npm) this.watchDir(path.join(h.npm.dataDir, "nginx", "proxy_host"), "drift");
+    // An edit in NPM's UI changes only its SQLite file (NPM never rewrites a conf from the DB by itself), so
+    // without this it waited for the next drift interval. NPM 2.x's knex keeps SQLite's default rollback
+    // journal, so a write lands in database.sqlite itself; tack's own reads do not modify it.
+    if (h.npm) this.watchDir(path.join(h.npm.dataDir, "database.sqlite"), "drift");
     const scopes = new Set(h.scopes.map((s) => s.native?.systemdScope).filter((s): s is "user" | "system" => !!s));
     for (const s of scopes) this.watchDir(defaultUnitDir(s, this.d.env), "drift");
   }

@@ -40,7 +40,8 @@ function tackTool(h: IslandflowHost): Tool {
     if (owner !== current) await h.setOwners(Object.fromEntries(SCOPES.map((s) => [s, owner])));
     current = owner;
     return timed(async () => {
-      const r = await execa(process.execPath, ["--import", "tsx", path.join(ROOT, "cli/main.ts"), "apply", h.repo, "--yes", "--state-dir", h.stateDir], { reject: false, cwd: ROOT });
+      // The compiled package's CLI (bench/run.ts builds it), as a user runs it.
+      const r = await execa(process.execPath, [path.join(ROOT, "bin/tack.js"), "apply", h.repo, "--yes", "--state-dir", h.stateDir], { reject: false, cwd: ROOT });
       if (r.exitCode !== 0) throw new Error(`tack apply exited ${r.exitCode}: ${r.stderr}\n${r.stdout}`);
       return /no changes/i.test(r.stdout) ? 0 : 1;
     });

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { simpleGit } from "simple-git";
 import { startDaemon, type RunningDaemon } from "../agent/daemon.js";
 import { islandflowHost } from "../sandbox/islandflow-host.js";
@@ -12,7 +13,8 @@ import { summarize } from "./stats.js";
  * Push-to-converged latency of the agent (startDaemon, as `tack daemon` runs it) on the sandbox host: the
  * islandflow example in a bare git repo; a commit is pushed, then (webhook mode) GitHub's signed push hook is
  * POSTed to the agent's loopback listener, or (poll mode) the agent finds it on its next poll. Latency = from
- * the end of `git push` to the agent reporting that commit as applied.
+ * the end of `git push` to the agent reporting that commit as applied. Also: a hand edit of NPM's DB healed by the
+ * agent with polls and drift checks an hour apart (npmDbHeal).
  */
 const SECRET = "bench-webhook-secret";
 const POLL_MS = 5000;
@@ -58,8 +60,8 @@ async function untilApplied(d: RunningDaemon, commit: string, timeoutMs = 240_00
   throw new Error(`timed out waiting for ${commit} to be applied`);
 }
 
-async function start(intervalMs: number): Promise<RunningDaemon> {
-  const d = await startDaemon({ repo: remote, branch: "main", stateDir, listen: "127.0.0.1:0", intervalMs, webhookSecret: SECRET, log: () => undefined });
+async function start(intervalMs: number, driftIntervalMs?: number): Promise<RunningDaemon> {
+  const d = await startDaemon({ repo: remote, branch: "main", stateDir, listen: "127.0.0.1:0", intervalMs, ...(driftIntervalMs ? { driftIntervalMs } : {}), webhookSecret: SECRET, log: () => undefined });
   const head = (await git.revparse(["HEAD"])).trim();
   await untilApplied(d, head);
   return d;
@@ -74,7 +76,31 @@ async function measure(d: RunningDaemon, mode: "webhook" | "poll", change: () =>
   return Math.round(performance.now() - t0);
 }
 
+/**
+ * A hand edit of NPM's database (what NPM's UI does: a row changes, no conf is rewritten), with polls and drift
+ * checks an hour apart: from the edit to the agent having put the row back (the DB watcher, agent/watchers.ts).
+ */
+async function npmDbHeal(): Promise<number> {
+  const db = new Database(path.join(sb.npmData!, "database.sqlite"));
+  try {
+    const row = () => db.prepare("SELECT forward_host FROM proxy_host WHERE is_deleted = 0 ORDER BY id LIMIT 1").get() as { forward_host: string };
+    const good = row().forward_host;
+    // Not within the agent's own-write window of its last apply.
+    await new Promise((r) => setTimeout(r, 1500));
+    db.prepare("UPDATE proxy_host SET forward_host = '10.99.99.96' WHERE id = (SELECT id FROM proxy_host WHERE is_deleted = 0 ORDER BY id LIMIT 1)").run();
+    const t0 = performance.now();
+    while (row().forward_host !== good) {
+      if (performance.now() - t0 > 120_000) throw new Error("NPM's DB edit was not healed within 120 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return Math.round(performance.now() - t0);
+  } finally {
+    db.close();
+  }
+}
+
 const results: Record<string, { edgeOnlyMs: ReturnType<typeof summarize>; exclusiveCutoverMs: number; note: string }> = {};
+let npmDbHealMs: ReturnType<typeof summarize> | undefined;
 try {
   let flag = true;
   const flipEdgeFlag = async () => {
@@ -88,8 +114,13 @@ try {
   };
   for (const mode of ["webhook", "poll"] as const) {
     // Webhook mode: polling far away, so only the hook can explain a fast apply.
-    const d = await start(mode === "webhook" ? 3_600_000 : POLL_MS);
+    const d = await start(mode === "webhook" ? 3_600_000 : POLL_MS, mode === "webhook" ? 3_600_000 : undefined);
     try {
+      if (mode === "webhook") {
+        const heals: number[] = [];
+        for (let i = 0; i < EDGE_REPEATS; i++) heals.push(await npmDbHeal());
+        npmDbHealMs = summarize(heals);
+      }
       const edge: number[] = [];
       for (let i = 0; i < EDGE_REPEATS; i++) edge.push(await measure(d, mode, flipEdgeFlag, `edge: blockExploits ${!flag} on flow`));
       const cut = await measure(d, mode, flipApi, `api: owner ${apiOwner === "docker" ? "native" : "docker"}`);
@@ -102,7 +133,7 @@ try {
       await d.stop();
     }
   }
-  await writeResult("latency", { edgeChange: "flow.example.org blockExploits flag (NPM row + conf, nginx -t, reload, probe)", cutover: "api exclusive, docker ↔ native", ...results });
+  await writeResult("latency", { edgeChange: "flow.example.org blockExploits flag (NPM row + conf, nginx -t, reload, probe)", cutover: "api exclusive, docker ↔ native", ...results, npmDbHealMs });
 } finally {
   await h.close();
 }

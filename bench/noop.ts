@@ -8,6 +8,7 @@ import { startCloudflareEmulator, type CloudflareEmulator } from "../sandbox/clo
 import { islandflowHost } from "../sandbox/islandflow-host.js";
 import { sandbox } from "../sandbox/sandbox-env.js";
 import { generateRepo, SIZES, writeRepo, type BenchSize } from "./generate-repo.js";
+import { measureCli } from "./cli-measure.js";
 import type { RunFigures } from "./noop-measure.js";
 import { writeResult } from "./result-file.js";
 import { constant, round, summarize } from "./stats.js";
@@ -57,6 +58,13 @@ async function measureNoop(repo: string, stateDir: string, cf: CloudflareEmulato
   return { planLive: plan, planLiveDnsDue: planDnsDue, applyRevision: apply, peakRssMb: round(parsed.maxRssKb / 1024) };
 }
 
+/** `tack plan DIR` as a person types it on the converged host: a fresh compiled CLI process per run. */
+async function measureCliPlan(repo: string, stateDir: string, runs: number) {
+  const figures = await measureCli(["plan", repo, "--state-dir", stateDir, "--detailed-exitcode"], runs);
+  if (figures.exitCodes.join() !== "0") throw new Error(`tack plan on the converged host: exit codes ${figures.exitCodes.join()} (0 = no changes)`);
+  return figures;
+}
+
 interface Converge {
   ms: number;
   /** Time per phase, from the journal's steps of the converge run. */
@@ -85,7 +93,8 @@ async function sizeA(runs: number) {
   try {
     const conv = await converge(h.repo, h.ctx, h.runner, h.cf);
     const noop = await measureNoop(h.repo, h.stateDir, h.cf, runs);
-    return { size: "a: the islandflow example (4 scopes, 2 proxy hosts, 4 UFW rules + derived, 2 DNS records)", converge: conv, ...noop };
+    const cliPlan = await measureCliPlan(h.repo, h.stateDir, runs);
+    return { size: "a: the islandflow example (4 scopes, 2 proxy hosts, 4 UFW rules + derived, 2 DNS records)", converge: conv, ...noop, cliPlan };
   } finally {
     await h.close();
   }
@@ -114,7 +123,8 @@ async function sizesBC(which: ("b" | "c")[], runs: number) {
       const conv = await converge(repo, ctx, runner, cf);
       process.stderr.write(`bench noop ${key}: converged in ${conv.ms} ms; measuring ${runs} no-op plans and applies\n`);
       const noop = await measureNoop(repo, stateDir, cf, runs);
-      results.push({ size: size.name, counts: size, converge: { ...conv, incrementalFrom: which.indexOf(key) > 0 ? which[which.indexOf(key) - 1] : undefined }, ...noop });
+      const cliPlan = await measureCliPlan(repo, stateDir, runs);
+      results.push({ size: size.name, counts: size, converge: { ...conv, incrementalFrom: which.indexOf(key) > 0 ? which[which.indexOf(key) - 1] : undefined }, ...noop, cliPlan });
     }
   } finally {
     journal.close();
@@ -131,4 +141,5 @@ const results = [];
 if (sizes.includes("a")) results.push(await sizeA(runs));
 const bc = sizes.filter((s): s is "b" | "c" => s === "b" || s === "c");
 if (bc.length) results.push(...(await sizesBC(bc, runs)));
-await writeResult("noop", { runsPerMeasurement: runs, sizes: results });
+const cliVersion = await measureCli(["--version"], runs);
+await writeResult("noop", { runsPerMeasurement: runs, cliVersion, sizes: results });

@@ -17,8 +17,38 @@ const fmt = (v: unknown) => (Array.isArray(v) ? v.join(" / ") : String(v ?? "—
 const table = (head: string[], rows: unknown[][]) =>
   [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(fmt).join(" | ")} |`)].join("\n");
 
+const secs = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms) / 1000);
+
+/** The figures issue 18 sets targets for, from whichever results exist (— where a benchmark has not run). */
+async function targetsTable(): Promise<string[]> {
+  const n = await load("noop");
+  const l = await load("latency");
+  const c = await load("ansible");
+  const ag = await load("agent");
+  const size = (k: string) => (n?.sizes as J[] | undefined)?.find((s) => String(s.size).startsWith(`${k}:`));
+  const cli = (k: string) => size(k)?.cliPlan?.wallMs?.median as number | undefined;
+  const ansibleNoop = c?.ansibleRun?.noopMs?.median as number | undefined;
+  const day = (r: J | undefined) => String(r?.finishedAt ?? "").slice(0, 10);
+  // Ansible's figure may come from another run than the CLI's: say which, so the ratio is read for what it is.
+  const sameRun = c && n && day(c) === day(n);
+  const vsAnsible = cli("a") && ansibleNoop ? ` (${Math.round((ansibleNoop / cli("a")!) * 10) / 10}× faster than Ansible's no-op, ${secs(ansibleNoop)} s${sameRun ? "" : `, Ansible measured ${day(c)}`})` : "";
+  const v = n?.cliVersion;
+  const rows: unknown[][] = [
+    ["`tack --version` (fresh process, median; peak RSS)", "~2 s, 190 MB", "≤ 0.3 s, ≤ 70 MB", v ? `${secs(v.wallMs.median)} s, ${v.peakRssMb} MB` : undefined],
+    ["CLI no-op `tack plan`, islandflow (size a)", "7.6 s", "≤ 0.5 s (≥ 13× faster than Ansible's no-op)", cli("a") ? `${secs(cli("a"))} s${vsAnsible}` : undefined],
+    ["CLI no-op `tack plan`, size b", "7.2 s", "≤ 0.8 s", secs(cli("b")) !== undefined ? `${secs(cli("b"))} s` : undefined],
+    ["CLI no-op `tack plan`, size c", "11.5 s", "≤ 1.5 s", secs(cli("c")) !== undefined ? `${secs(cli("c"))} s` : undefined],
+    ["agent peak RSS, size b, after drift checks", "256 MB", "≤ 100 MB", ag ? `${ag.peakRssMb} MB (${ag.driftChecks} drift checks)` : undefined],
+    ["first converge, size b", "102 s", "≤ 20 s", size("b")?.converge && !size("b")!.converge.incrementalFrom ? `${secs(size("b")!.converge.ms)} s` : undefined],
+    ["webhook to converged, edge-only (median)", "2.8 s", "≤ 1 s", l?.webhook ? `${secs(l.webhook.edgeOnlyMs.median)} s (${day(l)})` : undefined],
+    ["hand edit of NPM's DB healed by the agent", "37 s", "≤ 5 s", l?.npmDbHealMs !== undefined ? `${secs(l.npmDbHealMs.median ?? l.npmDbHealMs)} s` : undefined],
+    ["islandflow cutover to native, minus Docker's stop grace", "—", "≤ 3 s", c?.tack?.cutoverMs !== undefined && c.tack.stopGraceMs !== undefined ? `${secs(c.tack.cutoverMs - c.tack.stopGraceMs)} s (${secs(c.tack.cutoverMs)} s in all, stop grace ${secs(c.tack.stopGraceMs)} s; ${day(c)})` : c?.tack?.cutoverMs !== undefined ? `not split: ${secs(c.tack.cutoverMs)} s in all, grace included (${day(c)})` : undefined],
+  ];
+  return ["### Targets (issue 18)", "", table(["figure", "before", "target", "this run"], rows), ""];
+}
+
 export async function renderTables(): Promise<string> {
-  const out: string[] = [];
+  const out: string[] = [...(await targetsTable())];
   const m = await load("machine");
   if (m) {
     out.push("### Machine and versions", "", table(["", ""], [
@@ -53,6 +83,14 @@ export async function renderTables(): Promise<string> {
           (sizes.every((s) => s.planLiveDnsDue) ? `; per plan with the DNS observation due: ${verdict(across("planLiveDnsDue", "cloudflareRequestsPerRun"))}.` : "."),
         "",
       );
+    }
+    const clis = (n.sizes as J[]).filter((s) => s.cliPlan);
+    if (clis.length || n.cliVersion) {
+      out.push("Fresh processes of the compiled CLI (`node bin/tack.js`, what a person types), wall time and peak RSS:", "");
+      out.push(table(["command", "median ms", "p95 ms", "peak RSS MB"], [
+        ...(n.cliVersion ? [["tack --version", n.cliVersion.wallMs.median, n.cliVersion.wallMs.p95, n.cliVersion.peakRssMb]] : []),
+        ...clis.map((s) => [`tack plan (size ${s.size.split(":")[0]}, converged host)`, s.cliPlan.wallMs.median, s.cliPlan.wallMs.p95, s.cliPlan.peakRssMb]),
+      ]), "");
     }
     out.push(table(["size", "first converge ms", "processes", "CF requests", "converge time by phase (s)"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests, Object.entries((s.converge.phasesMs ?? {}) as Record<string, number>).map(([p, ms]) => `${p} ${Math.round(ms / 100) / 10}`).join(", ")])), "");
   }

@@ -84,6 +84,9 @@ if (unknown.length) {
 }
 const runs = arg("runs");
 const started = performance.now();
+// The CLI figures run the compiled package (bin/tack.js → dist/), as a user installs it: build it from these sources.
+process.stderr.write("bench: npm run build\n");
+await execa("npm", ["run", "build"], { cwd: ROOT, stdout: "ignore", stderr: "inherit" });
 const failed: string[] = [];
 const steps: Record<Bench, () => Promise<void>> = {
   noop: () => inSandbox("noop", "bench/noop.ts", ["--sizes", arg("sizes") ?? "a,b", "--runs", runs ?? "10"]),

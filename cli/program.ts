@@ -1,27 +1,26 @@
 import { Argument, Command, CommanderError, Option } from "commander";
 import { UnsafePlanError, UserError, errorMessage } from "../core/errors.js";
 import { LockHeldError } from "../run/lock.js";
-import { applyCommand, type ApplyOptions } from "./commands/apply.js";
-import { daemonCommand, type DaemonCliOptions } from "./commands/daemon.js";
-import { offlineDemo } from "./commands/demo.js";
-import { planCommand, type PlanOptions } from "./commands/plan.js";
-import { resumeCommand } from "./commands/resume.js";
-import { rollbackCommand, type RollbackOptions } from "./commands/rollback.js";
-import { statusCommand, type StatusOptions } from "./commands/status.js";
-import { suspendCommand, type SuspendOptions } from "./commands/suspend.js";
-import { validateCommand } from "./commands/validate.js";
+import { packageVersion } from "../core/package-info.js";
+import type { ApplyOptions } from "./commands/apply.js";
+import type { DaemonCliOptions } from "./commands/daemon.js";
+import type { PlanOptions } from "./commands/plan.js";
+import type { RollbackOptions } from "./commands/rollback.js";
+import type { StatusOptions } from "./commands/status.js";
+import type { SuspendOptions } from "./commands/suspend.js";
 import { bashCompletion, zshCompletion } from "./completion.js";
 import { ExitCode, processOutput, type Output } from "./output.js";
 
 /**
  * The `tack` command line (contract: design.md "CLI"). Commands are declared here as data; each handler lives in
  * commands/<name>.ts and writes through an Output so tests can run it in-process. Unknown commands and flags
- * print usage and exit 1.
+ * print usage and exit 1. Each handler is imported when its command runs (the drivers, the Cloudflare SDK, SQLite
+ * and the YAML/zod loaders cost over a second and ~150 MB at start-up), so --help and --version load none of them.
  */
 export function buildProgram(o: Output = processOutput): Command {
   const program = new Command("tack")
     .description("GitOps for a Linux host: converge systemd/Compose runtimes, Nginx Proxy Manager, UFW and Cloudflare DNS from git")
-    .version("0.1.0")
+    .version(packageVersion())
     .showHelpAfterError(true)
     .configureOutput({ writeOut: (s) => o.out(s.trimEnd()), writeErr: (s) => o.err(s.trimEnd()) })
     .exitOverride();
@@ -32,7 +31,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .argument("[dir]", "desired-state repo", ".")
     .option("--host <name>", "validate only this Host of a fleet")
     .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
-    .action((dir: string, opts: { host?: string; format: "text" | "json" }) => validateCommand(dir, opts, o));
+    .action(async (dir: string, opts: { host?: string; format: "text" | "json" }) => (await import("./commands/validate.js")).validateCommand(dir, opts, o));
 
   program
     .command("plan")
@@ -49,7 +48,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--path <dir>", "desired-state directory inside --repo", ".")
     .option("--out <file>", "save the plan (JSON) for tack apply FILE")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
-    .action((dir: string, opts: PlanOptions) => planCommand(dir, opts, o));
+    .action(async (dir: string, opts: PlanOptions) => (await import("./commands/plan.js")).planCommand(dir, opts, o));
 
   program
     .command("apply")
@@ -58,12 +57,12 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--yes", "do not ask before applying")
     .option("--host <name>", "the Host of a fleet to apply")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
-    .action((target: string, opts: ApplyOptions) => applyCommand(target, opts, o));
+    .action(async (target: string, opts: ApplyOptions) => (await import("./commands/apply.js")).applyCommand(target, opts, o));
 
   program
     .command("demo")
     .description("the pull request plan of islandflow's native cutover, offline (the live cutover in a sandbox host: npm run demo)")
-    .action(() => offlineDemo(o, runCli));
+    .action(async () => (await import("./commands/demo.js")).offlineDemo(o, runCli));
 
   program
     .command("daemon")
@@ -81,7 +80,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--allowed-signers <file>", "SSH allowed signers file for --verify-signatures")
     .option("--gpg-home <dir>", "GNUPGHOME with the trusted keyring for --verify-signatures")
     .option("--drift-interval <duration>", "override policy.drift.interval")
-    .action((opts: DaemonCliOptions) => daemonCommand(opts, o));
+    .action(async (opts: DaemonCliOptions) => (await import("./commands/daemon.js")).daemonCommand(opts, o));
 
   program
     .command("status")
@@ -89,7 +88,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
     .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text"))
-    .action((opts: StatusOptions) => statusCommand(opts, o));
+    .action(async (opts: StatusOptions) => (await import("./commands/status.js")).statusCommand(opts, o));
 
   program
     .command("suspend")
@@ -98,14 +97,14 @@ export function buildProgram(o: Output = processOutput): Command {
     .requiredOption("--reason <text>", "why (shown in tack status)")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
-    .action((opts: SuspendOptions) => suspendCommand(opts, o));
+    .action(async (opts: SuspendOptions) => (await import("./commands/suspend.js")).suspendCommand(opts, o));
 
   program
     .command("resume")
     .description("end a suspension now")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
-    .action((opts: { stateDir?: string; listen?: string }) => resumeCommand(opts, o));
+    .action(async (opts: { stateDir?: string; listen?: string }) => (await import("./commands/resume.js")).resumeCommand(opts, o));
 
   program
     .command("rollback")
@@ -114,7 +113,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--host <name>", "the Host of a fleet")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
-    .action((opts: RollbackOptions) => rollbackCommand(opts, o));
+    .action(async (opts: RollbackOptions) => (await import("./commands/rollback.js")).rollbackCommand(opts, o));
 
   program
     .command("completion")

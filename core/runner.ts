@@ -37,6 +37,11 @@ export interface Runner {
   run(file: string, args: string[], options?: RunOptions): Promise<RunResult>;
   /** Everything run so far through this runner, oldest first. */
   readonly history: readonly CommandRecord[];
+  /**
+   * Equal for runners that run commands the same way (same prefix, same added env), across processes; caches
+   * kept in the state dir key on it. Undefined: outputs seen through this runner are kept in this process only.
+   */
+  readonly identity?: string;
 }
 
 export function quoteArg(a: string): string {
@@ -57,7 +62,10 @@ export interface ExecaRunnerOptions {
 
 export class ExecaRunner implements Runner {
   readonly history: CommandRecord[] = [];
-  constructor(private readonly options: ExecaRunnerOptions = {}) {}
+  readonly identity: string;
+  constructor(private readonly options: ExecaRunnerOptions = {}) {
+    this.identity = JSON.stringify(["execa", options.prefix ?? [], Object.entries(options.env ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))]);
+  }
 
   async run(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
     const prefix = this.options.prefix ?? [];

@@ -7,10 +7,13 @@ import type { ResolvedHost } from "../core/resources.js";
 import { runtimeKind } from "../kinds/index.js";
 import type { Gate } from "./plan.js";
 import type { Step } from "./steps.js";
+import { ApplyBatcher, layoutSteps, runLanes } from "./scope-lanes.js";
 
 /**
  * Runs steps in order, journaling each before and after it runs, so a crash leaves a record of exactly where
- * it stopped. The first failure stops the run with an ApplyError naming the step and what was applied before it;
+ * it stopped. The per-scope runtime steps and gates run as lanes side by side along the `after` graph
+ * (scope-lanes.ts), same-phase driver calls of lanes that get there together coalesced into one. The first
+ * failure stops the run (steps already running finish) with an ApplyError naming the step and what was applied;
  * rolling back is the caller's decision (run/reconcile.ts).
  */
 export type ExecEvent =
@@ -37,6 +40,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Test hook: called after a step is journaled as started, before it runs (crash injection). */
   beforeStep?: (step: Step, index: number) => void | Promise<void>;
+  /** Scope lanes at once (default DEFAULT_PARALLEL_SCOPES); 1 runs the scopes one at a time, in `after` order. */
+  parallelScopes?: number;
 }
 
 export class AbortedError extends TackError {}
@@ -51,10 +56,20 @@ async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
   throw new HealthTimeoutError(`${gate.scope} on ${gate.runtime} (${describeCheck(gate.check)})`, evidence, seen);
 }
 
+/** Scope lanes running at once (scope-lanes.ts): enough to overlap starts and gates, few enough for a small host. */
+export const DEFAULT_PARALLEL_SCOPES = 4;
+
 export async function executeSteps(opts: ExecuteOptions): Promise<void> {
   const applied: ResourceRef[] = [];
   const total = opts.steps.length;
-  for (const [index, step] of opts.steps.entries()) {
+  const batcher = new ApplyBatcher(async (step, changes) => {
+    const driver = opts.drivers[step.kind!];
+    if (!driver) throw new TackError(`no live driver for ${step.kind}`);
+    await driver.apply(changes);
+  });
+
+  const runStep = async (index: number): Promise<void> => {
+    const step = opts.steps[index]!;
     if (opts.signal?.aborted) {
       throw new ApplyError("stopped by a signal before this step", { phase: step.phase, applied, cause: new AbortedError("aborted") });
     }
@@ -71,11 +86,7 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
       await opts.beforeStep?.(step, index);
       let detail: string | undefined;
       if (step.gate) detail = await runGate(step.gate, opts);
-      else if (step.kind) {
-        const driver = opts.drivers[step.kind];
-        if (!driver) throw new TackError(`no live driver for ${step.kind}`);
-        await driver.apply(step.changes);
-      }
+      else if (step.kind) await batcher.submit(step);
       opts.journal.finishStep(opts.runId, seq, "done");
       applied.push(...step.changes.map((c) => c.ref));
       opts.onEvent?.({ type: "step-done", step, index, total, ms: Math.round(performance.now() - started), ...(detail ? { detail } : {}) });
@@ -83,7 +94,13 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
       const message = errorMessage(err);
       opts.journal.finishStep(opts.runId, seq, "failed", message);
       opts.onEvent?.({ type: "step-failed", step, index, total, ms: Math.round(performance.now() - started), error: message });
+      // `applied` is the live list: steps of other lanes that finish after this failure are in it too.
       throw new ApplyError(message, { phase: step.phase, applied, cause: err, ...(step.changes[0] ? { ref: step.changes[0].ref } : {}) });
     }
-  }
+  };
+
+  const layout = layoutSteps(opts.steps, opts.host);
+  for (const i of layout.before) await runStep(i);
+  await runLanes(layout.lanes, opts.parallelScopes ?? DEFAULT_PARALLEL_SCOPES, runStep);
+  for (const i of layout.after) await runStep(i);
 }

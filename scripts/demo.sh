@@ -13,7 +13,7 @@ fi
 
 if [ "$(id -u)" != 0 ] || ! unshare --net --mount --fork true 2>/dev/null; then
   echo "not root (or no namespaces here): showing the offline demo — the pull request plan of the cutover."
-  exec node bin/tack.js demo
+  exec node scripts/tack-from-source.js demo
 fi
 
 bash scripts/host-deps.sh

@@ -2,10 +2,12 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { simpleGit } from "simple-git";
+import { packageRoot } from "../../core/package-info.js";
 import { runCliStep, type RunCli } from "../run-step.js";
 import type { Output } from "../output.js";
 
-export const EXAMPLE_DIR = path.resolve(import.meta.dirname, "../../examples/islandflow");
+// From the package root, not this file: the compiled file sits one level deeper (dist/cli/commands/).
+export const EXAMPLE_DIR = path.join(packageRoot(), "examples/islandflow");
 
 /**
  * The offline demo: what a reviewer sees. Validates the islandflow example, then makes a throw-away git repo

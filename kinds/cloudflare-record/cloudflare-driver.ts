@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import Cloudflare from "cloudflare";
 import { HostError, TackError, TransientError, UserError } from "../../core/errors.js";
 import { retryTransient } from "../../core/retry.js";
 import type { DesiredDnsRecord, SecretRef } from "../../core/resources.js";
@@ -12,12 +11,17 @@ import {
   type DnsChange,
   type ObservedDnsRecord,
 } from "./record-plan.js";
+import type * as SdkModule from "./sdk-client.js";
+import type { DnsClient, RecordBatchParams } from "./sdk-client.js";
+
+type Sdk = typeof SdkModule;
 
 /**
  * All I/O of the Cloudflare DNS driver, through the official SDK. Observes a zone with one list request
  * (large per_page), applies every change of a plan in `batch` calls (200 operations each), keeps the
  * token out of every message, and bounds the SDK's 429 retries: a long retry-after fails fast as a
  * TransientError so the reconciler reschedules the DNS layer instead of sleeping inside a cutover.
+ * The SDK is imported when the driver first talks to Cloudflare (sdk-client.ts says why).
  */
 
 export interface CloudflareDriverOptions {
@@ -65,7 +69,8 @@ export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.e
 export class CloudflareDriver {
   readonly kind = "cloudflare.record" as const;
   // ES private fields: util.inspect and JSON.stringify of the driver never show the token or the client holding it.
-  readonly #client: Cloudflare;
+  #client: Promise<DnsClient> | undefined;
+  #sdk: Sdk | undefined;
   readonly #token: string;
   private readonly now: () => number;
   private zoneId: string | undefined;
@@ -74,6 +79,19 @@ export class CloudflareDriver {
   constructor(private readonly options: CloudflareDriverOptions) {
     this.#token = resolveSecret(options.token, options.env);
     this.now = options.now ?? Date.now;
+  }
+
+  /** The SDK client, made on first use. */
+  private client(): Promise<DnsClient> {
+    this.#client ??= import("./sdk-client.js").then((sdk) => {
+      this.#sdk = sdk;
+      return this.makeClient(sdk);
+    });
+    return this.#client;
+  }
+
+  private makeClient(sdk: Sdk): DnsClient {
+    const options = this.options;
     const cap = options.maxRetryAfterMs ?? 10_000;
     const baseFetch = globalThis.fetch;
     // The SDK honours any retry-after with no upper bound (a real 429 says 300 s): tell it not to retry
@@ -85,7 +103,7 @@ export class CloudflareDriver {
       headers.set("x-should-retry", "false");
       return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
     };
-    this.#client = new Cloudflare({
+    return sdk.createDnsClient({
       apiToken: this.#token,
       baseURL: options.baseURL ?? options.env?.CLOUDFLARE_BASE_URL ?? process.env.CLOUDFLARE_BASE_URL ?? null,
       maxRetries: options.maxRetries ?? 2,
@@ -127,7 +145,7 @@ export class CloudflareDriver {
     for (const op of ops) body[op.kind].push(op.body);
     const names = ops.map((o) => o.ref.name);
     await this.call(`apply ${ops.length} change(s) to ${this.options.zone} (${summary(names)})`, () =>
-      this.#client.dns.records.batch({ zone_id: zoneId, ...(body as object) } as Cloudflare.DNS.RecordBatchParams),
+      this.client().then((c) => c.dns.records.batch({ zone_id: zoneId, ...(body as object) } as RecordBatchParams)),
       { changesZone: true },
     );
     this.options.log?.(`cloudflare: applied ${ops.length} change(s) in one batch: ${summary(names)}`);
@@ -135,7 +153,7 @@ export class CloudflareDriver {
 
   private async resolveZone(): Promise<string> {
     if (this.zoneId) return this.zoneId;
-    const page = await this.call(`look up zone ${this.options.zone}`, () => this.#client.zones.list({ name: this.options.zone }));
+    const page = await this.call(`look up zone ${this.options.zone}`, async () => (await this.client()).zones.list({ name: this.options.zone }));
     const zone = page.result.find((z) => z.name === this.options.zone);
     if (!zone) throw new UserError(`Cloudflare zone ${this.options.zone} not found (or the token cannot see it)`);
     this.zoneId = zone.id;
@@ -148,7 +166,7 @@ export class CloudflareDriver {
     const out: ObservedDnsRecord[] = [];
     for (let page = 1; ; page++) {
       const res = await this.call(`list records of ${this.options.zone}`, () =>
-        this.#client.dns.records.list({ zone_id: zoneId, per_page: LIST_PER_PAGE, page }),
+        this.client().then((c) => c.dns.records.list({ zone_id: zoneId, per_page: LIST_PER_PAGE, page })),
       );
       for (const r of res.result)
         out.push({
@@ -187,7 +205,7 @@ export class CloudflareDriver {
 
   private translate(what: string, err: unknown): Error {
     const r = (s: string) => this.redact(s);
-    if (err instanceof Cloudflare.APIError) {
+    if (this.#sdk && err instanceof this.#sdk.APIError) {
       const apiErrors = (err.errors ?? []) as { code?: number; message?: string }[];
       const codes = apiErrors.map((e) => e.code);
       const detail = r(apiErrors.map((e) => `${e.code ?? "?"} ${e.message ?? ""}`.trim()).join("; ") || `HTTP ${err.status ?? "?"}`);
@@ -207,7 +225,7 @@ export class CloudflareDriver {
         return new TransientError(`Cloudflare server error (HTTP ${err.status}: ${detail}) while trying to ${what}`);
       return new TackError(`Cloudflare API error (HTTP ${err.status ?? "?"}: ${detail}) while trying to ${what}`);
     }
-    if (err instanceof Cloudflare.APIConnectionError)
+    if (this.#sdk && err instanceof this.#sdk.APIConnectionError)
       return new TransientError(`Cloudflare unreachable while trying to ${what}: ${r(err.message)}`);
     if (err instanceof TackError) return err;
     return new TackError(`Cloudflare: ${what} failed: ${r(err instanceof Error ? err.message : String(err))}`);

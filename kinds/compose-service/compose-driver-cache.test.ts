@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CommandError, UserError } from "../../core/errors.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import { formatCommand, type CommandRecord, type RunOptions, type RunResult, type Runner } from "../../core/runner.js";
+import { StateCache } from "../../core/state-cache.js";
 import { OutputCache } from "./config-cache.js";
 import { ComposeDriver } from "./compose-driver.js";
 
@@ -31,6 +32,8 @@ class ScriptedRunner implements Runner {
       return ok((await import("node:fs")).readFileSync(compose, "utf8"));
     }
     if (file === "docker-compose" && args.at(-1)!.startsWith("--hash=")) return ok(`api ${this.hashOf}\n`);
+    if (file === "docker" && args.join(" ") === "compose version") throw new CommandError(formatCommand(file, args), 1, "docker: 'compose' is not a docker command.");
+    if (file === "docker-compose" && args.join(" ") === "version") return ok("docker-compose version 1.29.2\n");
     throw new Error(`unexpected command ${formatCommand(file, args)}`);
   }
 
@@ -116,5 +119,46 @@ describe("compose driver with the config cache", () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toMatch(/compose.service p\/ghost: service "ghost" is not defined in .* \(defined: api\)/);
     expect(runner.composeCalls()).toBe(mark);
+  });
+});
+
+/** A runner whose outputs may be kept in the state dir: it has an identity (an ExecaRunner has one). */
+class IdentifiedRunner extends ScriptedRunner {
+  readonly identity = "scripted";
+}
+
+describe("compose driver with a state dir", () => {
+  it("a fresh process (new caches on the same files) runs no compose at all: flavor, config and hash come from the state dir", async () => {
+    const stateDir = path.join(dir, "state");
+    runner = new IdentifiedRunner();
+    // One "process": the state dir's caches, as kinds/index.ts makes them.
+    const first = await new ComposeDriver({ runner, stateDir }).observe([api]);
+    expect(runner.history.map((r) => `${r.file} ${r.args.at(-1)}`)).toContain("docker-compose version");
+    expect(runner.composeCalls()).toBe(3); // version, config, config --hash
+    // Another "process": nothing in memory, the same files.
+    const mark = runner.history.length;
+    const fresh = new OutputCache(8, new StateCache(path.join(stateDir, "cache", "compose.json")));
+    const second = await new ComposeDriver({ runner, stateDir, outputCache: fresh }).observe([api]);
+    expect(second).toEqual(first);
+    expect(runner.history.slice(mark).map((r) => `${r.file} ${r.args.slice(0, 2).join(" ")}`)).toEqual(["docker ps -a", "docker image inspect"]);
+  });
+
+  it("an edited compose file still runs compose again in the next process", async () => {
+    const stateDir = path.join(dir, "state");
+    runner = new IdentifiedRunner();
+    await new ComposeDriver({ runner, stateDir, flavor: "v1" }).observe([api]);
+    writeFileSync(path.join(dir, "docker-compose.yml"), "services:\n  api:\n    image: api:1\n    environment: {E: '2'}\n");
+    runner.hashOf = "b".repeat(64);
+    const fresh = new OutputCache(8, new StateCache(path.join(stateDir, "cache", "compose.json")));
+    const mark = runner.composeCalls();
+    expect((await new ComposeDriver({ runner, stateDir, flavor: "v1", outputCache: fresh }).observe([api])).get(api.name)!.expectedHash).toBe("b".repeat(64));
+    expect(runner.composeCalls() - mark).toBe(2);
+  });
+
+  it("a runner without an identity keeps nothing in the state dir", async () => {
+    const stateDir = path.join(dir, "state-anon");
+    await new ComposeDriver({ runner, stateDir }).observe([api]);
+    expect(new StateCache(path.join(stateDir, "cache", "compose.json")).get("anything")).toBeUndefined();
+    expect((await import("node:fs")).existsSync(path.join(stateDir, "cache"))).toBe(false);
   });
 });

@@ -4,7 +4,9 @@ import { ApplyError, CommandError, HostError, TransientError, UserError } from "
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import type { Runner, RunResult } from "../../core/runner.js";
-import { configKey, hashKey, sharedOutputCache, type OutputCache } from "./config-cache.js";
+import { randomUUID } from "node:crypto";
+import { stateCache, type StateCache } from "../../core/state-cache.js";
+import { configKey, flavorKey, hashKey, persistentOutputCache, sharedOutputCache, type OutputCache } from "./config-cache.js";
 import {
   SERVICE_KIND,
   parseHealth,
@@ -30,6 +32,11 @@ export interface ComposeDriverOptions {
   flavor?: ComposeFlavor;
   /** Where `config` / `config --hash` outputs are kept (default: the process-wide cache); false: never cached. */
   outputCache?: OutputCache | false;
+  /**
+   * tack's state dir: the detected flavor and the outputs are also kept there (for a runner with an identity),
+   * so the next process starts warm.
+   */
+  stateDir?: string;
 }
 
 interface ProjectKey {
@@ -48,11 +55,14 @@ const MISSING_IMAGE = /No such image: ?([^\s"']+)/gi;
 
 /** `version` output of each flavor detected in this process: part of the cache key. */
 const detectedVersions: Partial<Record<ComposeFlavor, string>> = {};
-const runnerIds = new WeakMap<Runner, number>();
+const runnerIds = new WeakMap<Runner, string>();
 let nextRunnerId = 1;
-function runnerId(runner: Runner): number {
+// Unique to this process: a runner without an identity must never match a key another process stored.
+const processNonce = randomUUID();
+function runnerId(runner: Runner): string {
+  if (runner.identity !== undefined) return runner.identity;
   let id = runnerIds.get(runner);
-  if (id === undefined) runnerIds.set(runner, (id = nextRunnerId++));
+  if (id === undefined) runnerIds.set(runner, (id = `process ${processNonce} runner ${nextRunnerId++}`));
   return id;
 }
 
@@ -61,29 +71,48 @@ export class ComposeDriver {
   private readonly runner: Runner;
   private flavorPromise: Promise<ComposeFlavor> | undefined;
   private readonly cache: OutputCache | undefined;
+  private readonly flavors: StateCache | undefined;
 
   constructor(options: ComposeDriverOptions) {
     this.runner = options.runner;
-    this.cache = options.outputCache === false ? undefined : (options.outputCache ?? sharedOutputCache);
+    const persist = options.stateDir !== undefined && options.runner.identity !== undefined;
+    this.cache = options.outputCache === false ? undefined : (options.outputCache ?? (persist ? persistentOutputCache(options.stateDir!) : sharedOutputCache));
+    if (persist && options.outputCache !== false) this.flavors = stateCache(options.stateDir!, "compose-flavor", 8);
     if (options.flavor) this.flavorPromise = Promise.resolve(options.flavor);
   }
 
-  /** `docker compose` when the plugin answers, else `docker-compose`; asked once per driver. */
+  /**
+   * `docker compose` when the plugin answers, else `docker-compose`; asked once per driver, or remembered in the
+   * state dir while the executables that could answer are unchanged (v1's `version` is a ~0.4 s Python start-up).
+   */
   flavor(): Promise<ComposeFlavor> {
     this.flavorPromise ??= (async () => {
-      try {
-        detectedVersions.v2 = (await this.runner.run("docker", ["compose", "version"], {})).stdout.trim();
-        return "v2" as const;
-      } catch {
-        try {
-          detectedVersions.v1 = (await this.runner.run("docker-compose", ["version"], {})).stdout.trim();
-          return "v1" as const;
-        } catch (err) {
-          throw new HostError(`neither "docker compose" nor "docker-compose" works on this host: ${(err as Error).message}`);
-        }
+      const key = this.flavors ? await flavorKey(runnerId(this.runner)).catch(() => undefined) : undefined;
+      const known = key ? this.flavors?.get(key) : undefined;
+      if (known) {
+        const [flavor, version] = known.split("\0") as [ComposeFlavor, string];
+        detectedVersions[flavor] = version;
+        return flavor;
       }
+      const detected = await this.detectFlavor();
+      if (key) this.flavors?.set(key, `${detected}\0${detectedVersions[detected] ?? ""}`);
+      return detected;
     })();
     return this.flavorPromise;
+  }
+
+  private async detectFlavor(): Promise<ComposeFlavor> {
+    try {
+      detectedVersions.v2 = (await this.runner.run("docker", ["compose", "version"], {})).stdout.trim();
+      return "v2";
+    } catch {
+      try {
+        detectedVersions.v1 = (await this.runner.run("docker-compose", ["version"], {})).stdout.trim();
+        return "v1";
+      } catch (err) {
+        throw new HostError(`neither "docker compose" nor "docker-compose" works on this host: ${(err as Error).message}`);
+      }
+    }
   }
 
   private async compose(p: ProjectKey, args: string[], mutates: boolean): Promise<RunResult> {

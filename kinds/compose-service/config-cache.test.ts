@@ -35,7 +35,7 @@ beforeEach(() => {
   write("compose/extra.env", "X=1\n");
   write("compose/base.yml", "services:\n  base:\n    image: base:1\n    env_file: base.env\n");
   write("compose/base.env", "B=1\n");
-  inputs = { flavor: "v1", version: "docker-compose version 1.29.2", project: "p", workingDir: dir, files: [path.join(dir, "compose/docker-compose.yml")], env: { X: "1" }, runnerId: 1 };
+  inputs = { flavor: "v1", version: "docker-compose version 1.29.2", project: "p", workingDir: dir, files: [path.join(dir, "compose/docker-compose.yml")], env: { X: "1" }, runnerId: "runner-1" };
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -78,7 +78,7 @@ describe("compose config cache key", () => {
       key({ flavor: "v2" }),
       key({ version: "docker-compose version 1.29.3" }),
       key({ project: "q" }),
-      key({ runnerId: 2 }),
+      key({ runnerId: "runner-2" }),
       key({ files: [path.join(dir, "compose/docker-compose.yml"), path.join(dir, "compose/base.yml")] }),
     ]);
     for (const k of others) expect(k).toBeDefined();

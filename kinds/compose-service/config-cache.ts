@@ -3,6 +3,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseDocument } from "yaml";
 import { LruCache } from "../../core/lru-cache.js";
+import { stateCache, type StateCache } from "../../core/state-cache.js";
 
 /**
  * A process-wide, bounded cache of what `compose config` and `compose config --hash=...` print.
@@ -22,6 +23,8 @@ import { LruCache } from "../../core/lru-cache.js";
  * The `--hash` part is further keyed on the image IDs: v1's config hash includes the service image's ID
  * (a rebuilt or retagged image is drift for `up`, so it must be for observe too).
  * Anything this module cannot read or understand means "no key": the caller runs compose as before.
+ * With a state dir, entries are also kept in `<state-dir>/cache/compose.json` (core/state-cache.ts), so a fresh
+ * `tack plan` process starts warm; the keys are the same, so are the invalidations.
  */
 
 export type Flavor = "v1" | "v2";
@@ -35,7 +38,7 @@ export interface ComposeInputs {
   files: string[];
   env: Record<string, string>;
   /** Identifies the runner: output seen through one runner is not reused through another. */
-  runnerId: number;
+  runnerId: string;
 }
 
 const MAX_DEPTH = 16;
@@ -83,15 +86,52 @@ export function hashKey(configKey: string, services: string[], imageIds: string)
   return digest([configKey, services.join(","), imageIds]);
 }
 
-/** Outputs of `config` / `config --hash` by key; least recently used entries go first once `max` is reached. */
+/**
+ * Outputs of `config` / `config --hash` by key; least recently used entries go first once `max` is reached.
+ * With a backing StateCache, a miss in memory is looked up there and every entry is written through to it.
+ */
 export class OutputCache extends LruCache<string> {
-  constructor(max = 64) {
+  constructor(
+    max = 64,
+    private readonly backing?: StateCache,
+  ) {
     super(max);
+  }
+
+  override get(key: string): string | undefined {
+    const v = super.get(key);
+    if (v !== undefined || !this.backing) return v;
+    const stored = this.backing.get(key);
+    if (stored !== undefined) super.set(key, stored);
+    return stored;
+  }
+
+  override set(key: string, value: string): void {
+    super.set(key, value);
+    this.backing?.set(key, value);
   }
 }
 
 /** The one cache of the process: a driver made per reconcile (kinds/index.ts) still finds it warm. */
 export const sharedOutputCache = new OutputCache(64);
+
+const persistent = new Map<string, OutputCache>();
+
+/** The process's cache backed by `<stateDir>/cache/compose.json`: one per state dir. */
+export function persistentOutputCache(stateDir: string): OutputCache {
+  let c = persistent.get(stateDir);
+  if (!c) persistent.set(stateDir, (c = new OutputCache(64, stateCache(stateDir, "compose", 64))));
+  return c;
+}
+
+/**
+ * The key of a flavor detection (`docker compose version`, else `docker-compose version`): the runner and the
+ * file identity of every executable that could answer, so installing or upgrading either changes it.
+ */
+export async function flavorKey(runnerId: string, processEnv: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const ids = await Promise.all([executableIdentity("v2", processEnv), executableIdentity("v1", processEnv), executableIdentity("docker", processEnv)]);
+  return digest(["flavor", runnerId, ...ids]);
+}
 
 function digest(parts: string[]): string {
   const h = createHash("sha256");
@@ -181,9 +221,10 @@ function candidates(ref: string, bases: string[], file: string): string[] {
 }
 
 /** Path, size, mtime and inode of the compose executable: an upgrade in place changes the key. */
-async function executableIdentity(flavor: Flavor, env: NodeJS.ProcessEnv): Promise<string> {
+async function executableIdentity(flavor: Flavor | "docker", env: NodeJS.ProcessEnv): Promise<string> {
+  const name = flavor === "docker" ? "docker" : "docker-compose";
   const dirs =
-    flavor === "v1"
+    flavor !== "v2"
       ? (env.PATH ?? "").split(path.delimiter).filter(Boolean)
       : [
           ...(env.DOCKER_CONFIG ? [path.join(env.DOCKER_CONFIG, "cli-plugins")] : []),
@@ -191,7 +232,7 @@ async function executableIdentity(flavor: Flavor, env: NodeJS.ProcessEnv): Promi
           ...PLUGIN_DIRS,
         ];
   for (const dir of dirs) {
-    const file = path.resolve(dir, "docker-compose");
+    const file = path.resolve(dir, name);
     try {
       const st = await stat(file);
       if (st.isFile()) return `${file} ${st.size} ${st.mtimeMs} ${st.ino}`;

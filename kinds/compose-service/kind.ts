@@ -56,7 +56,7 @@ export const composeService: Kind<DesiredComposeService, ObservedService> = {
   describe,
   runtime: { owner: "docker", serving, isStopSide },
   async connect(host, ctx) {
-    const compose = new ComposeDriver({ runner: ctx.runner, ...(composeFlavor ? { flavor: composeFlavor } : {}) });
+    const compose = new ComposeDriver({ runner: ctx.runner, stateDir: ctx.stateDir, ...(composeFlavor ? { flavor: composeFlavor } : {}) });
     if (!composeFlavor && host.resources["compose.service"].length) void compose.flavor().then((f) => (composeFlavor = f), () => undefined);
     const inventory = new ServiceInventory(ctx.inventory);
     return {

@@ -5,6 +5,7 @@
 import { dockerFailure } from "../../core/docker-errors.js";
 import { TackError } from "../../core/errors.js";
 import type { Runner, RunOptions, RunResult } from "../../core/runner.js";
+import { stateCache } from "../../core/state-cache.js";
 import { parseNginxVersion } from "./render-conf.js";
 
 export interface NginxEnv {
@@ -12,7 +13,11 @@ export interface NginxEnv {
   ipv6: boolean;
 }
 
-/** nginx's version per container image ID: an image never changes, a recreated or upgraded container has a new one. */
+/**
+ * nginx's version per container image ID: an image never changes, a recreated or upgraded container has a new
+ * one. Kept in the process, and in `<state-dir>/cache/nginx-version.json` when the driver has a state dir, so a
+ * fresh `tack plan` runs no `docker exec nginx -v` either.
+ */
 const nginxVersionByImage = new Map<string, string>();
 
 export class NpmContainer {
@@ -22,7 +27,7 @@ export class NpmContainer {
   constructor(
     private readonly runner: Runner,
     readonly name: string,
-    private readonly given: { nginxVersion?: string | undefined; ipv6?: boolean | undefined } = {},
+    private readonly given: { nginxVersion?: string | undefined; ipv6?: boolean | undefined; stateDir?: string | undefined } = {},
   ) {}
 
   /** `docker exec <container> <command...>`. */
@@ -37,7 +42,8 @@ export class NpmContainer {
 
   /**
    * The nginx version and IPv6 setting of the NPM container, read once per driver: one `docker inspect` (image
-   * and env); `nginx -v` runs in the container only for an image not seen before in this process.
+   * and env); `nginx -v` runs in the container only for an image not seen before (in this process or, with a
+   * state dir, an earlier one).
    * NPM renders IPv6 listens unless DISABLE_IPV6 is set in its container.
    */
   nginxEnv(): Promise<NginxEnv> {
@@ -59,13 +65,15 @@ export class NpmContainer {
       ipv6 ??= !(v === "on" || v === "true" || v === "1" || v === "yes");
     }
     if (!nginxVersion) {
-      nginxVersion = image ? nginxVersionByImage.get(image) : undefined;
+      const known = this.given.stateDir ? stateCache(this.given.stateDir, "nginx-version", 16) : undefined;
+      nginxVersion = image ? (nginxVersionByImage.get(image) ?? known?.get(image)) : undefined;
       if (!nginxVersion) {
         const r = await this.nginx("-v");
         nginxVersion = parseNginxVersion(r.stderr + r.stdout);
         if (!nginxVersion) throw new TackError(`cannot read the nginx version of ${this.name}: ${r.stderr.trim()}`);
-        if (image) nginxVersionByImage.set(image, nginxVersion);
+        if (image) known?.set(image, nginxVersion);
       }
+      if (image) nginxVersionByImage.set(image, nginxVersion);
     }
     return { nginxVersion, ipv6 };
   }

@@ -68,7 +68,7 @@ export class NpmProxyHostDriver {
     this.backupDir = join(options.stateDir, "npm-backups");
     this.busyTimeoutMs = options.busyTimeoutMs ?? 1000;
     this.confs = new ConfFiles(join(options.dataDir, "nginx", "proxy_host"));
-    this.container = new NpmContainer(options.runner, options.container, { nginxVersion: options.nginxVersion, ipv6: options.ipv6 });
+    this.container = new NpmContainer(options.runner, options.container, { nginxVersion: options.nginxVersion, ipv6: options.ipv6, stateDir: options.stateDir });
     this.probe = new NpmProbe(this.container, join(options.dataDir, "logs"), options.probeTimeoutMs ?? 15_000);
     this.inventory = options.inventory ?? new FileProxyHostInventory(join(options.stateDir, "npm-proxy-hosts.json"));
   }

@@ -15,16 +15,22 @@ import {
   type UfwFacts,
   type UfwObservation,
 } from "./rule-plan.js";
+import { runUfwBatch } from "./ufw-batch.js";
 
 /**
  * All I/O of the UFW driver, through the Runner. Observing reads UFW's rule files (works while UFW is
  * inactive), /etc/default/ufw, whether UFW's chains are loaded, and sshd's port: a fixed handful of read-only
- * commands whatever the rule count. Applying runs one `ufw` command per change (mutates: true), deletes by spec.
+ * commands whatever the rule count. Applying runs every change's `ufw` command (deletes by spec) in one
+ * transaction through UFW's own code (ufw-batch.ts), or one `ufw` process per change with `batch: false`.
  */
 
 export interface UfwDriverOptions {
   runner: Runner;
   ufw?: string;
+  /** One transaction for all changes (default), or one `ufw` process per change. */
+  batch?: boolean;
+  /** The Python that runs the transaction with UFW's modules (default: the one of the `ufw` script's #! line). */
+  python?: string;
   /** The iptables binary UFW drives (default `iptables` on PATH, as ufw itself finds it). */
   iptables?: string;
   rulesFile?: string;
@@ -101,6 +107,32 @@ export class UfwDriver {
     const blocking = sshGuard(rulesAfter(obs.rules, changes), changes, obs, this.options.allowSshLockout ?? false).filter(isBlocking);
     if (blocking.length) throw new UnsafePlanError(blocking);
 
+    if (this.options.batch ?? true) await this.applyBatch(changes);
+    else await this.applyOneByOne(changes);
+    this.observation = undefined;
+  }
+
+  private async applyBatch(changes: UfwChange[]): Promise<void> {
+    // The same command per change as applyOneByOne (a change with neither side runs nothing there either).
+    const work = changes.flatMap((c) => {
+      const args = c.action === "delete" && c.actual ? deleteArgs(c.actual) : c.desired ? addArgs(c.desired) : undefined;
+      return args ? [{ c, args }] : [];
+    });
+    if (work.length === 0) return;
+    let r;
+    try {
+      r = await runUfwBatch(this.run, work.map((w) => w.args), { ...(this.options.ufw ? { ufw: this.options.ufw } : {}), ...(this.options.python ? { python: this.options.python } : {}) });
+    } catch (err) {
+      const why = err instanceof CommandError ? err.stderr.trim() || err.message : String(err);
+      throw new ApplyError(`ufw: ${changes.length} change(s) in one transaction failed: ${why}`, { ref: changes[0]!.ref, phase: changes[0]!.phase, cause: err, applied: [] });
+    }
+    if (r.error !== null) {
+      const c = work[r.done]!.c;
+      throw new ApplyError(`ufw ${c.action} failed: ERROR: ${r.error}`, { ref: c.ref, phase: c.phase, applied: work.slice(0, r.done).map((w) => w.c.ref) });
+    }
+  }
+
+  private async applyOneByOne(changes: UfwChange[]): Promise<void> {
     const done: UfwChange["ref"][] = [];
     for (const c of changes) {
       try {
@@ -115,7 +147,6 @@ export class UfwDriver {
       }
       done.push(c.ref);
     }
-    this.observation = undefined;
   }
 
   private async ufw(args: string[]): Promise<void> {

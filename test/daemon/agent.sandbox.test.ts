@@ -144,6 +144,21 @@ describe("tack daemon on the sandbox host", () => {
     expect(await h.servedBy()).toBe("docker");
   });
 
+  it("a hand edit of NPM's DB is seen by the watcher and healed without waiting for the drift interval", async () => {
+    const db = new Database(path.join(h.npmData, "database.sqlite"));
+    const row = () => db.prepare("SELECT forward_host FROM proxy_host WHERE is_deleted = 0").get() as { forward_host: string };
+    const before = row();
+    // A person's edit, not one within 300 ms of the agent's own write (those are taken for the agent's).
+    await new Promise((r) => setTimeout(r, 1000));
+    db.prepare("UPDATE proxy_host SET forward_host = '10.99.99.97' WHERE is_deleted = 0").run();
+    const t0 = Date.now();
+    // Drift checks are 10 min apart here: only the watcher can bring this about.
+    await waitFor("forward_host healed", async () => row().forward_host === before.forward_host, 30_000);
+    timings.dbWatchHeal = Date.now() - t0;
+    db.close();
+    await waitFor("the drift reconcile recorded", async () => (await h.status(d!)).lastReconcile?.triggers.includes("drift"), 15_000);
+  });
+
   it("a burst of 10 pushes gives at most 2 reconciles", async () => {
     const before = lastRunId(d!.journal);
     let last = "";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requestFromNpm } from "../../sandbox/fixtures.js";
 import { islandflowHost, type IslandflowHost } from "../../sandbox/islandflow-host.js";
 
-const TACK = path.resolve(import.meta.dirname, "../../bin/tack.js");
+const TACK = path.resolve(import.meta.dirname, "../../scripts/tack-from-source.js");
 
 /** `tack apply` as its own process, so a SIGKILL is a real crash. */
 function tackApply(h: IslandflowHost, env: Record<string, string> = {}) {

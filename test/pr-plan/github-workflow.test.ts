@@ -10,7 +10,7 @@ import { commitOn, prRepo, replace } from "./pr-repo.js";
 
 /**
  * examples/github-actions/tack-plan.yml, exercised piece by piece: its Plan step runs in bash against a
- * throw-away PR (with `npx` pointing at this checkout's bin/tack.js), and its github-script runs against an
+ * throw-away PR (with `npx` pointing at this checkout's sources (scripts/tack-from-source.js)), and its github-script runs against an
  * in-memory issue-comments store, so the one-comment-per-PR behaviour and the failing step are checked.
  */
 
@@ -30,7 +30,7 @@ const step = (w: Workflow, name: string) => w.jobs.plan.steps.find((s) => s.name
 async function runPlanStep(w: Workflow, repo: string, base: string, head: string): Promise<{ exitcode: string; md: string }> {
   const shim = path.join(await tempDir(), "bin");
   await mkdir(shim);
-  await writeFile(path.join(shim, "npx"), `#!/bin/sh\n[ "$1" = --no-install ] && [ "$2" = tack ] || exit 127\nshift 2\nexec node ${JSON.stringify(path.join(ROOT, "bin/tack.js"))} "$@"\n`);
+  await writeFile(path.join(shim, "npx"), `#!/bin/sh\n[ "$1" = --no-install ] && [ "$2" = tack ] || exit 127\nshift 2\nexec node ${JSON.stringify(path.join(ROOT, "scripts/tack-from-source.js"))} "$@"\n`);
   await chmod(path.join(shim, "npx"), 0o755);
   const output = path.join(shim, "github-output");
   await writeFile(output, "");
