@@ -8,6 +8,7 @@ import { leftAfterApply, recordDrift } from "./drift-report.js";
 import type { FlapDetector } from "./flap-detector.js";
 import type { ReconcileResult, TackMetrics } from "./metrics.js";
 import type { AgentStatus } from "./status.js";
+import { appliedOwners, keptOwners, topologyOf } from "./topology.js";
 
 /**
  * The agent's writes to the host: a revision applied (new head, drift healing, crash recovery) or a manual
@@ -112,7 +113,10 @@ export class Applier {
       status.applied(o.revision);
       metrics.setAppliedRevision(o.revision);
       recordDrift(leftAfterApply(o.plan), this.d);
-      if (this.lastHost) metrics.setScopeOwners(this.lastHost.scopes.map((s) => ({ scope: s.name, owner: s.owner })));
+      if (this.lastHost) {
+        metrics.setScopeOwners(this.lastHost.scopes.map((s) => ({ scope: s.name, owner: s.owner })));
+        status.topology(topologyOf(this.lastHost, appliedOwners(this.lastHost)));
+      }
     }
     if (o.error) status.failed(`${o.revision}: ${o.error}${o.rollbackError ? `\nrollback failed: ${o.rollbackError}` : ""}`);
     status.ranRecorded(this.d.journal.lastRun());
@@ -160,6 +164,8 @@ export class Applier {
       if (ev.step.phase === "health" && ev.step.scope && ev.type !== "step-start") metrics.setHealth(ev.step.scope, ev.type === "step-done");
     } else if (e.type === "plan") {
       this.resolvedHost = e.host;
+      // The page shows a cutover under way: desired moves now, observed stays until the apply or a probe says.
+      if (e.purpose === "apply") this.d.status.topology(topologyOf(e.host, keptOwners(this.d.status.fields.scopes)));
       if (e.plan.changes.length) log(`${e.purpose} plan of ${e.plan.revision}: ${e.plan.changes.length} change(s)`);
     }
   }

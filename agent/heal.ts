@@ -9,6 +9,7 @@ import { actionable, recordDrift } from "./drift-report.js";
 import type { FlapDetector } from "./flap-detector.js";
 import type { ReconcileResult, ScopeOwnerLabel, TackMetrics } from "./metrics.js";
 import type { AgentStatus } from "./status.js";
+import { probedOwners, topologyOf } from "./topology.js";
 
 /**
  * Between commits: plan the good revision against the live host, report drift, scope owners and scope health,
@@ -52,6 +53,7 @@ export class Healer {
     const lp = await planLive(resolved, revision, applier.ctx);
     const owners = observedOwners(lp.resolved, lp.observed);
     metrics.setScopeOwners([...owners].map(([scope, owner]) => ({ scope, owner: owner as ScopeOwnerLabel })));
+    status.topology(topologyOf(lp.resolved, probedOwners(owners)));
     const health = await probeScopeHealth(lp.resolved, lp.observed, runner);
     metrics.setHealthOfScopes(new Map([...health].map(([scope, r]) => [scope, r.ok])));
     status.probed(Object.fromEntries([...health].map(([scope, r]) => [scope, { ok: r.ok, detail: r.detail, at: r.at }])));

@@ -4,6 +4,7 @@ import type { FlappingResource } from "./flap-detector.js";
 import type { ReconcileResult } from "./metrics.js";
 import type { Trigger } from "./scheduler.js";
 import type { Suspension } from "./suspension.js";
+import type { EdgeRoute, ScopeView, Topology } from "./topology.js";
 
 /**
  * What the agent reports about itself (GET /status, `tack status`): one typed snapshot, changed only through
@@ -76,6 +77,10 @@ export interface DaemonStatus {
   retry: RetryScheduled | undefined;
   /** Ready, Reconciling, Stalled: derived from the fields above at each snapshot. */
   conditions: Condition[];
+  /** Each scope with its desired and observed owner (empty until the desired state was first resolved). */
+  scopes: ScopeView[];
+  /** hostname → NPM → upstream → scope, with the bridge rule and the DNS posture. */
+  edge: EdgeRoute[];
 }
 
 /** The fields read fresh at each snapshot: the journal and the flap detector are their source of truth. */
@@ -119,6 +124,8 @@ export class AgentStatus {
       stalled: undefined,
       retry: undefined,
       conditions: [],
+      scopes: [],
+      edge: [],
     };
   }
 
@@ -190,6 +197,10 @@ export class AgentStatus {
     this.update({ retry });
   }
 
+  topology(t: Topology): void {
+    this.update({ scopes: t.scopes, edge: t.edge });
+  }
+
   probed(health: DaemonStatus["health"]): void {
     this.update({ health });
   }
@@ -251,7 +262,7 @@ const REASON_OF: Record<LastReconcile["result"], string> = {
 };
 
 /** Ready: the desired revision is applied and the last reconcile succeeded; Reconciling: a retry is pending. */
-export function conditionsOf(s: Omit<DaemonStatus, "conditions">): Condition[] {
+export function conditionsOf(s: Pick<DaemonStatus, "lastReconcile" | "desiredRevision" | "appliedRevision" | "stalled" | "held" | "lastError" | "retry">): Condition[] {
   const last = s.lastReconcile;
   const converged = s.desiredRevision === undefined || s.desiredRevision === s.appliedRevision;
   const ok = last !== undefined && (last.result === "success" || last.result === "no-changes") && converged && !s.stalled;
