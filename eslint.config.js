@@ -25,4 +25,9 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
+  {
+    // The status page's script runs in the browser.
+    files: ["agent/ui/assets/*.js"],
+    languageOptions: { sourceType: "script", globals: { document: "readonly", EventSource: "readonly" } },
+  },
 );

@@ -6,6 +6,8 @@ import type { Scheduler } from "./scheduler.js";
 import type { DesiredSource } from "./sources.js";
 import type { AgentStatus } from "./status.js";
 import { makeSuspension, writeSuspension } from "./suspension.js";
+import type { StatusPageDeps } from "./ui/status-page.js";
+import { statusPage } from "./ui/status-page.js";
 
 /**
  * What the agent's HTTP listener does for each route: readiness, the status snapshot, metrics, and the
@@ -20,12 +22,14 @@ export interface ControlDeps {
   scheduler: Scheduler;
   rollbacks: RollbackRequests;
   log: (line: string) => void;
+  page: Pick<StatusPageDeps, "uiToken" | "lastHost" | "env">;
 }
 
 export function controlHandlers(d: ControlDeps): ListenerHandlers {
   const { journal, metrics, status, scheduler, log } = d;
   return {
     webhookSecret: d.webhookSecret,
+    ui: statusPage({ ...d.page, status, journal, webhookSecret: d.webhookSecret }),
     // A directory source has no remote to reach.
     ready: () => status.fields.ready && (d.source.kind === "dir" || status.fields.gitReachable),
     status: () => status.snapshot(),

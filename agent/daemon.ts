@@ -10,7 +10,7 @@ import { Applier } from "./applier.js";
 import { controlHandlers } from "./control-handlers.js";
 import { DEFAULT_FLAP, FlapDetector, type FlapOptions } from "./flap-detector.js";
 import { Healer } from "./heal.js";
-import { startListener } from "./listener.js";
+import { parseListen, startListener } from "./listener.js";
 import { TackMetrics } from "./metrics.js";
 import { recordReconcile, restoreLastSuccess, type ReconcileRecord } from "./reconcile-record.js";
 import { jittered } from "./revision-policy.js";
@@ -21,6 +21,7 @@ import { Scheduler, type Trigger } from "./scheduler.js";
 import { openSource, type DesiredSource } from "./sources.js";
 import { AgentStatus, type DaemonStatus } from "./status.js";
 import { readSuspension } from "./suspension.js";
+import { requireUiToken } from "./ui/ui-access.js";
 import { Watchers } from "./watchers.js";
 
 /**
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   listen?: string;
   stateDir: string;
   webhookSecret?: string;
+  /** Bearer token of the status page (--ui-token-file); required when the listener is not on loopback. */
+  uiToken?: string;
   host?: string;
   allowRewind?: boolean;
   verifySignatures?: boolean;
@@ -219,9 +222,12 @@ async function stopAgent(a: Agent, listener: { close(): Promise<void> }, startup
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const log = options.log ?? ((line: string) => process.stderr.write(`tack daemon: ${line}\n`));
+  const listen = options.listen ?? "127.0.0.1:9469";
+  requireUiToken(parseListen(listen).host, options.uiToken);
   const a = assemble(options, log);
-  const handlers = controlHandlers({ ...a, webhookSecret: options.webhookSecret });
-  const listener = await startListener(options.listen ?? "127.0.0.1:9469", handlers, (err) => log(`listener: ${errorMessage(err)}`)).catch((err: unknown) => {
+  const page = { uiToken: options.uiToken, lastHost: () => a.applier.lastHost, env: options.env ?? process.env };
+  const handlers = controlHandlers({ ...a, webhookSecret: options.webhookSecret, page });
+  const listener = await startListener(listen, handlers, (err) => log(`listener: ${errorMessage(err)}`)).catch((err: unknown) => {
     release(a);
     throw err;
   });

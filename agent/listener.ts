@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { UserError } from "../core/errors.js";
+import { serveUi, type UiHandlers } from "./ui/ui-routes.js";
 import { verifyWebhook } from "./webhook-auth.js";
 
 /**
- * The agent's HTTP listener (node:http): /healthz, /readyz, /status, /metrics, POST /hooks/git, and the
- * loopback-only POST /suspend, /resume and /rollback that `tack suspend|resume|rollback` use.
+ * The agent's HTTP listener (node:http): the status page (/, /events, /ui/*), /healthz, /readyz, /status,
+ * /metrics, POST /hooks/git, and the loopback-only POST /suspend, /resume and /rollback that
+ * `tack suspend|resume|rollback` use.
  */
 export interface ListenerHandlers {
   ready(): boolean;
@@ -18,6 +20,8 @@ export interface ListenerHandlers {
   resume(by: string | undefined): unknown;
   /** `tack rollback` through the agent: runs between two reconciles; resolves with the HTTP answer. */
   rollback(body: { to?: string; by?: string }): Promise<{ status: number; body: unknown }>;
+  /** The status page; without it / is a 404. */
+  ui?: UiHandlers;
 }
 
 const MAX_BODY = 1024 * 1024; // GitHub caps push payloads at 25 MB; a tack hook needs none of it
@@ -63,6 +67,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
 async function handle(h: ListenerHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://tack");
   const route = `${req.method} ${url.pathname}`;
+  if (h.ui && serveUi(h.ui, req, res, url)) return;
   switch (route) {
     case "GET /healthz":
       return send(res, 200, "ok\n", "text/plain");

@@ -3,6 +3,7 @@ import { parseDuration } from "../../desired-state/durations.js";
 import { UserError } from "../../core/errors.js";
 import { startDaemon, type DaemonOptions } from "../../agent/daemon.js";
 import { DEFAULT_LISTEN } from "../../agent/agent-client.js";
+import { readUiToken } from "../../agent/ui/ui-access.js";
 import { stateDirOf } from "../context.js";
 import type { Output } from "../output.js";
 
@@ -14,6 +15,7 @@ export interface DaemonCliOptions {
   listen: string;
   stateDir?: string;
   webhookSecretFile?: string;
+  uiTokenFile?: string;
   host?: string;
   allowRewind?: boolean;
   verifySignatures?: boolean;
@@ -61,6 +63,7 @@ export async function daemonCommand(opts: DaemonCliOptions, o: Output): Promise<
     stateDir: stateDirOf(opts.stateDir),
     log: (line) => o.err(`tack daemon: ${line}`),
     ...(opts.webhookSecretFile ? { webhookSecret: readSecret(opts.webhookSecretFile) } : {}),
+    ...(opts.uiTokenFile ? { uiToken: readUiToken(opts.uiTokenFile) } : {}),
     ...(opts.host ? { host: opts.host } : {}),
     ...(opts.allowRewind ? { allowRewind: true } : {}),
     ...(opts.verifySignatures ? { verifySignatures: true } : {}),
