@@ -161,7 +161,7 @@ async function startAgent(demo: Demo): Promise<RunningDaemon> {
     log: (line) => say(`${elapsed()}    agent: ${line}`),
     onEvent: progress,
   });
-  say(`${elapsed()}    listening on ${d.url}`);
+  say(`${elapsed()}    listening on ${d.url}; the status page: ${d.url}/`);
   return d;
 }
 
@@ -217,8 +217,24 @@ async function endState(demo: Demo, d: RunningDaemon, before: Map<string, string
   for (const [k, v] of after) if (before.get(k) !== v && !k.startsWith("tack_reconcile_duration_seconds")) say(`           ${k} ${before.get(k) ?? "(new)"} → ${v}`);
 }
 
+/** With `keep`: the agent stays up (and its status page with it) until Enter is pressed. */
+async function keepUp(d: RunningDaemon): Promise<void> {
+  heading("the agent stays up: press Enter to stop it and tear down");
+  say(`           status page: ${d.url}/   (/status, /metrics beside it)`);
+  // The sandbox host has its own network namespace: a browser outside reaches it through its launcher's netns.
+  say("           it listens inside the sandbox host's network namespace; from another terminal, as root:");
+  say(`           nsenter --target $(pgrep -n -f 'tsx demo/main.ts') --net busybox wget -qO- ${d.url}/status`);
+  say(`           nsenter --target $(pgrep -n -f 'tsx demo/main.ts') --net chromium --user-data-dir=$(mktemp -d) ${d.url}/`);
+  process.stdin.resume();
+  await new Promise<void>((resolve) => {
+    process.stdin.once("data", () => resolve());
+    process.stdin.once("end", () => resolve());
+  });
+  process.stdin.pause();
+}
+
 /** Set up, baseline, cutover (plan, merge, converge), end state; teardown whatever happened. */
-export async function liveDemo(): Promise<void> {
+export async function liveDemo(options: { keep: boolean } = { keep: false }): Promise<void> {
   const sb = sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
   const npmData = sb.npmData!;
   const base = await mkdtemp(path.join(sb.dir, "demo-"));
@@ -238,6 +254,7 @@ export async function liveDemo(): Promise<void> {
     await cutoverPlan(repo);
     await mergeAndConverge(repo, daemon);
     await endState(demo, daemon, before);
+    if (options.keep) await keepUp(daemon);
   } finally {
     heading("tearing down");
     await daemon?.stop();

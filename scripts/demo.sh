@@ -17,4 +17,4 @@ if [ "$(id -u)" != 0 ] || ! unshare --net --mount --fork true 2>/dev/null; then
 fi
 
 bash scripts/host-deps.sh
-exec node --import tsx sandbox/run-in-sandbox.ts -- node --import tsx demo/main.ts
+exec node --import tsx sandbox/run-in-sandbox.ts -- node --import tsx demo/main.ts "$@"
