@@ -20,6 +20,7 @@ declare -A needs=(
   [python3]=/usr/bin/python3
   [git]=/usr/bin/git
   [zsh]=/usr/bin/zsh             # the completion test runs the generated zsh script
+  [chromium]=/usr/bin/chromium
 )
 optional=(sqlite3)
 
