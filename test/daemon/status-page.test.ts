@@ -5,7 +5,8 @@ import { Masker, revisionLink } from "../../agent/ui/html.js";
 import { renderPage, sectionsEvent } from "../../agent/ui/page.js";
 import { readUiToken, requireUiToken } from "../../agent/ui/ui-access.js";
 import type { UiHandlers } from "../../agent/ui/ui-routes.js";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { startDaemon } from "../../agent/daemon.js";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -73,6 +74,12 @@ describe("access to the page", () => {
     expect(() => requireUiToken("0.0.0.0", TOKEN)).not.toThrow();
     expect(() => requireUiToken("127.0.0.1", undefined)).not.toThrow();
     expect(() => requireUiToken("::1", undefined)).not.toThrow();
+  });
+
+  it("the agent refuses to start on a non-loopback listener without --ui-token-file, before it takes the state lock", async () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), "ui-refuse-"));
+    await expect(startDaemon({ repo: stateDir, stateDir, listen: "0.0.0.0:0", log: () => undefined })).rejects.toThrow(/--ui-token-file/);
+    expect(existsSync(path.join(stateDir, "tack.lock"))).toBe(false);
   });
 
   it("reads a token file and rejects a short or missing one", () => {
