@@ -26,9 +26,12 @@ export function recordReconcile(r: ReconcileRecord, to: { status: AgentStatus; m
     r.result === "error" ? "failure" : r.result === "held" || r.result === "suspended" ? undefined : r.result;
   if (metricResult) to.metrics.reconcileFinished(metricResult, durationMs / 1000);
   if (metricResult === "success" || metricResult === "no-changes") to.journal.set(LAST_SUCCESS_KEY, String(Date.now()));
+  const run = to.journal.lastRun();
+  // The journal's last run is this reconcile's only if it started after the reconcile did.
+  const ours = run && Date.parse(run.started_at) >= r.started ? { runId: run.id } : {};
   to.status.reconciled(
-    { at: new Date().toISOString(), triggers: [...r.triggers], result: r.result, revision: r.revision, durationMs, ...(r.message ? { message: r.message } : {}) },
-    to.journal.lastRun(),
+    { at: new Date().toISOString(), triggers: [...r.triggers], result: r.result, revision: r.revision, durationMs, ...(r.message ? { message: r.message } : {}), ...ours },
+    run,
   );
 }
 

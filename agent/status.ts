@@ -17,7 +17,12 @@ export interface LastReconcile {
   revision: string | undefined;
   durationMs: number;
   message?: string;
+  /** The journal's run this reconcile made (absent: it changed nothing on the host). */
+  runId?: number;
 }
+
+/** How many reconciles recentReconciles keeps (newest first). */
+export const RECENT_RECONCILES = 10;
 
 export interface InvalidRevision {
   revision: string;
@@ -81,6 +86,8 @@ export interface DaemonStatus {
   scopes: ScopeView[];
   /** hostname → NPM → upstream → scope, with the bridge rule and the DNS posture. */
   edge: EdgeRoute[];
+  /** The last reconciles, newest first (at most RECENT_RECONCILES), for the status page's run history. */
+  recentReconciles: LastReconcile[];
 }
 
 /** The fields read fresh at each snapshot: the journal and the flap detector are their source of truth. */
@@ -126,6 +133,7 @@ export class AgentStatus {
       conditions: [],
       scopes: [],
       edge: [],
+      recentReconciles: [],
     };
   }
 
@@ -219,7 +227,8 @@ export class AgentStatus {
 
   /** A reconcile finished (or was refused): the agent is ready from the first one on. */
   reconciled(lastReconcile: LastReconcile, lastRun: RunRow | undefined): void {
-    this.update({ lastReconcile, lastRun, ready: true, reconciles: this.state.reconciles + 1 });
+    const recentReconciles = [lastReconcile, ...this.state.recentReconciles].slice(0, RECENT_RECONCILES);
+    this.update({ lastReconcile, lastRun, ready: true, reconciles: this.state.reconciles + 1, recentReconciles });
   }
 
   private update(patch: Partial<DaemonStatus>): void {

@@ -9,8 +9,8 @@ import { escapeHtml, revisionLink, when, type Masker } from "./html.js";
  */
 export interface PageData {
   status: DaemonStatus;
-  /** The steps of status.lastRun, from the journal. */
-  steps: StepRow[];
+  /** The steps of status.lastRun and of each recent reconcile's run, by run id, from the journal. */
+  steps: Record<number, StepRow[]>;
   now: number;
 }
 
@@ -124,13 +124,27 @@ function stepsTable(steps: StepRow[], m: Masker): string {
   return `<div class="scroll"><table class="timeline"><caption>Phases</caption><thead><tr><th scope="col">#</th><th scope="col">Phase</th><th scope="col">Status</th><th scope="col">Duration</th><th scope="col">Detail</th></tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
 }
 
-const runs: Section = ({ status: s, steps, now }, m) => {
+function lastRun({ status: s, steps, now }: PageData, m: Masker): string {
   const r = s.lastRun;
-  const body = r
-    ? `<p>${badge(r.status === "succeeded" ? "ok" : r.status === "running" ? "warn" : "bad", r.status)} ${m.text(r.kind)} of ${revisionLink(m.mask(s.source), r.revision)}${r.target ? ` (target ${revisionLink(m.mask(s.source), r.target)})` : ""}, started ${when(r.started_at, now)}${r.finished_at ? `, took ${((Date.parse(r.finished_at) - Date.parse(r.started_at)) / 1000).toFixed(1)} s` : ""}.</p>${r.error ? `<pre>${m.text(r.error)}</pre>` : ""}${stepsTable(steps, m)}`
-    : "<p>No run yet.</p>";
-  return `<section id="runs" aria-labelledby="h-runs"><h2 id="h-runs">Last run</h2>${body}</section>`;
-};
+  if (!r) return "<p>No run yet.</p>";
+  const took = r.finished_at ? `, took ${((Date.parse(r.finished_at) - Date.parse(r.started_at)) / 1000).toFixed(1)} s` : "";
+  const target = r.target ? ` (target ${revisionLink(m.mask(s.source), r.target)})` : "";
+  return `<p>${badge(r.status === "succeeded" ? "ok" : r.status === "running" ? "warn" : "bad", r.status)} ${m.text(r.kind)} of ${revisionLink(m.mask(s.source), r.revision)}${target}, started ${when(r.started_at, now)}${took}.</p>${r.error ? `<pre>${m.text(r.error)}</pre>` : ""}${stepsTable(steps[r.id] ?? [], m)}`;
+}
+
+const GOOD_RESULTS = new Set(["success", "no-changes"]);
+
+function history({ status: s, steps, now }: PageData, m: Masker): string {
+  if (!s.recentReconciles.length) return "";
+  const rows = s.recentReconciles.map((r) => {
+    const phases = r.runId !== undefined && r.runId !== s.lastRun?.id && steps[r.runId]?.length ? `<details><summary>phases of run ${r.runId}</summary>${stepsTable(steps[r.runId]!, m)}</details>` : "";
+    const kind = GOOD_RESULTS.has(r.result) ? "ok" : r.result === "held" || r.result === "suspended" || r.result === "transient" ? "warn" : "bad";
+    return `<tr><td>${when(r.at, now)}</td><td>${m.text(r.triggers.join(", "))}</td><td>${badge(kind, r.result)}${r.message ? ` ${m.text(r.message)}` : ""}${phases}</td><td>${revisionLink(m.mask(s.source), r.revision)}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td></tr>`;
+  });
+  return `<h3>Recent reconciles</h3><div class="scroll"><table><thead><tr><th scope="col">When</th><th scope="col">Trigger</th><th scope="col">Outcome</th><th scope="col">Revision</th><th scope="col">Took</th></tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
+}
+
+const runs: Section = (d, m) => `<section id="runs" aria-labelledby="h-runs"><h2 id="h-runs">Runs</h2><h3>Last run</h3>${lastRun(d, m)}${history(d, m)}</section>`;
 
 /** The sections in page order. */
 const SECTIONS: Section[] = [summary, suspension, problems, scopes, edge, drift, runs];

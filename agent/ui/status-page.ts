@@ -34,7 +34,8 @@ export function statusPage(d: StatusPageDeps): UiHandlers {
   const masker = () => new Masker([d.webhookSecret, d.uiToken, secretValue(d.lastHost()?.cloudflare?.token, d.env)]);
   const data = (): PageData => {
     const status = d.status.snapshot();
-    return { status, steps: status.lastRun ? d.journal.steps(status.lastRun.id) : [], now: Date.now() };
+    const ids = new Set([status.lastRun?.id, ...status.recentReconciles.map((r) => r.runId)].filter((id): id is number => id !== undefined));
+    return { status, steps: Object.fromEntries([...ids].map((id) => [id, d.journal.steps(id)])), now: Date.now() };
   };
   return {
     token: d.uiToken,

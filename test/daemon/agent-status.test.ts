@@ -14,7 +14,7 @@ describe("AgentStatus", () => {
     expect(Object.keys(s.snapshot())).toEqual([
       "host", "source", "desiredRevision", "appliedRevision", "ready", "gitReachable", "lastReconcile", "lastRun", "drift",
       "driftDetails", "suspension", "lastError", "invalid", "held", "flapping", "reconciles", "health", "stalled", "retry", "conditions",
-      "scopes", "edge",
+      "scopes", "edge", "recentReconciles",
     ]);
     live.flapping = [{ ref: "ufw.rule/22", corrections: 3, since: "2026-01-01T00:00:00.000Z" }];
     expect(s.snapshot().flapping).toHaveLength(1);

@@ -72,6 +72,7 @@ describe("the status page in Chromium", () => {
     expect(await inPage(page, "window.noReload")).toBe(true);
     expect(Number(await inPage(page, "document.documentElement.dataset.updates"))).toBeGreaterThan(1);
     await waitFor("the applied revision on the page", async () => (await page.locator("#summary").innerText()).includes(c2.slice(0, 12)), 30_000);
+    expect(await page.locator("#runs").innerText()).toMatch(/Recent reconciles[\s\S]*poll\s+success/);
     await page.screenshot({ path: path.join(SHOTS, "2-native.png"), fullPage: true });
   });
 

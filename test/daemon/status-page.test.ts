@@ -24,11 +24,12 @@ function status(): AgentStatus {
     edge: [{ hostname: "api.example.org", scope: "api", upstream: "http://172.18.0.1:4000", enabled: true, bridgeRule: "allow in tcp 4000 from 172.18.0.0/16 to any", dns: { type: "A", content: "203.0.113.7", proxied: true } }],
   });
   s.markInvalid({ revision: "b".repeat(40), message: "scopes.api.owner: expected native|docker|none", locations: ["tack.yaml:12:12 error scopes.api.owner <script>alert(1)</script>"] });
+  s.reconciled({ at: "2026-01-01T00:00:30.000Z", triggers: ["webhook"], result: "rolled-back", revision: "c".repeat(40), durationMs: 1234, runId: 7 }, undefined);
   s.failed(`apply failed: DB_PASSWORD=hunter2hunter2 and token ${CF_TOKEN}`);
   return s;
 }
 
-const data = (s: AgentStatus) => ({ status: s.snapshot(), steps: [], now: Date.parse("2026-01-01T00:01:00.000Z") });
+const data = (s: AgentStatus) => ({ status: s.snapshot(), steps: {}, now: Date.parse("2026-01-01T00:01:00.000Z") });
 const masker = new Masker([TOKEN, CF_TOKEN]);
 
 describe("the status page", () => {
@@ -42,6 +43,7 @@ describe("the status page", () => {
     expect(html).toMatch(/data-desired="native"/);
     expect(html).toMatch(/data-owner="docker"/);
     expect(html).toContain("proxied");
+    expect(html).toMatch(/Recent reconciles[\s\S]*webhook[\s\S]*rolled-back[\s\S]*1\.2 s/);
     for (const secret of [TOKEN, CF_TOKEN, "hunter2hunter2"]) expect(html).not.toContain(secret);
     expect(html).toContain("DB_PASSWORD=(secret)");
     // No inline script: the CSP allows only /ui/page.js.
