@@ -6,6 +6,9 @@ import { renderPage, sectionsEvent } from "../../agent/ui/page.js";
 import { readUiToken, requireUiToken } from "../../agent/ui/ui-access.js";
 import type { UiHandlers } from "../../agent/ui/ui-routes.js";
 import { startDaemon } from "../../agent/daemon.js";
+import { statusPage } from "../../agent/ui/status-page.js";
+import type { ResolvedHost } from "../../core/resources.js";
+import type { Journal } from "../../run/journal.js";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -66,6 +69,25 @@ describe("the status page", () => {
     expect(ev).toMatch(/^event: sections\ndata: /);
     const payload = JSON.parse(ev.split("\n")[1]!.slice(6)) as { sections: string[] };
     expect(payload.sections).toHaveLength(7);
+  });
+});
+
+describe("the agent's own secrets", () => {
+  it("never shows the Cloudflare token the desired state points at, nor the webhook secret or UI token", () => {
+    const s = status();
+    s.failed(`cloudflare said 403 for cf-live-token-abcdef123456 (webhook ${"w".repeat(20)}, ui ${TOKEN})`);
+    const journal = { steps: () => [] } as unknown as Journal;
+    const page = statusPage({
+      status: s,
+      journal,
+      uiToken: TOKEN,
+      webhookSecret: "w".repeat(20),
+      lastHost: () => ({ cloudflare: { zone: "example.org", token: { env: "CF_TOKEN_FOR_TEST" } } }) as unknown as ResolvedHost,
+      env: { CF_TOKEN_FOR_TEST: "cf-live-token-abcdef123456" },
+    });
+    const html = page.page() + page.event();
+    for (const secret of ["cf-live-token-abcdef123456", "w".repeat(20), TOKEN]) expect(html).not.toContain(secret);
+    expect(html).toContain("cloudflare said 403 for (secret)");
   });
 });
 
