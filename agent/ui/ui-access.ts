@@ -48,10 +48,18 @@ function cookieOf(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-export type Access = { ok: true } | { ok: false } | { redirect: string; setCookie: string };
+export type Access = { ok: true } | { ok: false; why: string } | { redirect: string; setCookie: string };
+
+/** The Host header's name, without port or IPv6 brackets. */
+function hostOf(req: IncomingMessage): string {
+  const h = req.headers.host ?? "";
+  return h.startsWith("[") ? h.slice(1, h.indexOf("]")) : h.replace(/:\d+$/, "");
+}
 
 export function checkAccess(req: IncomingMessage, url: URL, token: string | undefined): Access {
-  if (!token) return { ok: true };
+  // Without a token the page is for this host only: a page asked for by another name is a reverse proxy that
+  // exposes it, or DNS rebinding (a web page whose name now points at 127.0.0.1).
+  if (!token) return isLoopbackHost(hostOf(req)) ? { ok: true } : { ok: false, why: `asked for as ${hostOf(req) || "(no Host)"}: without --ui-token-file the page answers to 127.0.0.1, ::1 and localhost only` };
   const auth = req.headers.authorization ?? "";
   if (auth.startsWith("Bearer ") && same(auth.slice(7).trim(), token)) return { ok: true };
   const cookie = cookieOf(req, UI_COOKIE);
@@ -61,5 +69,5 @@ export function checkAccess(req: IncomingMessage, url: URL, token: string | unde
     url.searchParams.delete("token");
     return { redirect: `${url.pathname}${url.search}`, setCookie: `${UI_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/` };
   }
-  return { ok: false };
+  return { ok: false, why: "this page wants the token of --ui-token-file (Authorization: Bearer, or open /?token=… once)" };
 }

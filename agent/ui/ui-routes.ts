@@ -30,8 +30,8 @@ export function serveUi(ui: UiHandlers, req: IncomingMessage, res: ServerRespons
     return true;
   }
   if (!access.ok) {
-    res.writeHead(401, { ...PAGE_HEADERS, "content-type": "text/plain; charset=utf-8", "www-authenticate": 'Bearer realm="tack"' });
-    res.end("401: this page wants the token of --ui-token-file (Authorization: Bearer, or open /?token=… once)\n");
+    res.writeHead(ui.token ? 401 : 403, { ...PAGE_HEADERS, "content-type": "text/plain; charset=utf-8", ...(ui.token ? { "www-authenticate": 'Bearer realm="tack"' } : {}) });
+    res.end(`${ui.token ? 401 : 403}: ${access.why}\n`);
     return true;
   }
   if (isAsset) {

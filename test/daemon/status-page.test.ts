@@ -11,6 +11,7 @@ import type { ResolvedHost } from "../../core/resources.js";
 import type { Journal } from "../../run/journal.js";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import http from "node:http";
 import path from "node:path";
 
 const TOKEN = "ui-token-0123456789abcdef";
@@ -150,6 +151,22 @@ describe("the page on the listener", () => {
     expect((await fetch(`${url}/ui/../status`)).status).not.toBe(500);
     expect((await fetch(`${url}/ui/nope.js`)).status).toBe(404);
     expect(((await (await fetch(`${url}/status`)).json()) as DaemonStatus).scopes[0]!.name).toBe("api");
+  });
+
+  it("without a token, answers to loopback names only (a reverse proxy or DNS rebinding gets 403)", async () => {
+    const url = await serve(undefined, status());
+    const port = new URL(url).port;
+    const get = (host: string) => new Promise<number>((resolve, reject) => {
+      http.get({ host: "127.0.0.1", port, path: "/", headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on("error", reject);
+    });
+    expect(await get(`127.0.0.1:${port}`)).toBe(200);
+    expect(await get(`localhost:${port}`)).toBe(200);
+    expect(await get(`[::1]:${port}`)).toBe(200);
+    expect(await get("tack.example.org")).toBe(403);
+    expect(await get("evil.example:80")).toBe(403);
   });
 
   it("with a token: 401 without it, bearer works, ?token= sets a cookie once and redirects without it", async () => {
