@@ -27,7 +27,7 @@ const summary: Section = ({ status: s, now }, m) => {
     .join("");
   const lr = s.lastReconcile;
   return `<section id="summary" aria-labelledby="h-summary">
-<h2 id="h-summary">Host ${m.text(s.host ?? "(default)")}</h2>
+<h2 id="h-summary">Host ${m.text(s.host ?? "(this machine)")}</h2>
 <ul class="conditions">${conds}</ul>
 <dl class="facts">
 <dt>Applied revision</dt><dd>${revisionLink(m.mask(s.source), s.appliedRevision)}</dd>
