@@ -25,6 +25,7 @@ export function renderPage(d: PageData, m: Masker): string {
 <meta name="color-scheme" content="light dark">
 <title>${m.text(title)}</title>
 <link rel="stylesheet" href="/ui/page.css">
+<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">
 <script src="/ui/page.js" defer></script>
 </head>
 <body>
@@ -44,10 +45,11 @@ export function sectionsEvent(d: PageData, m: Masker): string {
   return `event: sections\ndata: ${JSON.stringify({ at: new Date(d.now).toISOString(), sections: renderSections(d, m) })}\n\n`;
 }
 
-const ASSETS: Record<string, string> = { "page.js": "text/javascript; charset=utf-8", "page.css": "text/css; charset=utf-8" };
+// The icon too: without one the browser asks for /favicon.ico and logs the 404 as an error.
+const ASSETS: Record<string, string> = { "page.js": "text/javascript; charset=utf-8", "page.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml" };
 const assetCache = new Map<string, string>();
 
-/** /ui/<name>: the page's script and stylesheet, read once from agent/ui/assets. */
+/** /ui/<name>: the page's script, stylesheet and icon, read once from agent/ui/assets. */
 export function asset(name: string): { contentType: string; body: string } | undefined {
   const contentType = ASSETS[name];
   if (!contentType) return undefined;

@@ -34,11 +34,15 @@ describe("the status page in Chromium", () => {
   let d: RunningDaemon | undefined;
   let browser: Browser;
   let page: Page;
+  /** Script errors and console errors (a CSP violation is one): the page must have none. */
+  const pageErrors: string[] = [];
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true });
     h = await daemonHost();
     browser = await launchChromium();
     page = await browser.context.newPage();
+    page.on("pageerror", (err) => pageErrors.push(err.message));
+    page.on("console", (msg) => void (msg.type() === "error" && pageErrors.push(msg.text())));
   });
   afterAll(async () => {
     await browser?.close();
@@ -99,6 +103,10 @@ describe("the status page in Chromium", () => {
     await page.screenshot({ path: path.join(SHOTS, "4-suspended-dark.png"), fullPage: true });
     await page.emulateMedia({ colorScheme: "light" });
     if (process.env.TACK_UPDATE_SCREENSHOTS) await copyFile(path.join(SHOTS, "4-suspended.png"), path.join(ROOT, "docs/status-page.png"));
+  });
+
+  it("has no script error and no CSP violation", () => {
+    expect(pageErrors).toEqual([]);
   });
 
   it("has no secret in the DOM or the address bar", async () => {
