@@ -13,6 +13,17 @@ export interface NginxEnv {
   ipv6: boolean;
 }
 
+/** Where NPM's nginx is reachable from the host: its published HTTP (80) and HTTPS (443) ports, if any. */
+export interface PublishedPorts {
+  http?: HostPort;
+  https?: HostPort;
+}
+
+export interface HostPort {
+  address: string;
+  port: number;
+}
+
 /**
  * nginx's version per container image ID: an image never changes, a recreated or upgraded container has a new
  * one. Kept in the process, and in `<state-dir>/cache/nginx-version.json` when the driver has a state dir, so a
@@ -51,6 +62,15 @@ export class NpmContainer {
     return this.env;
   }
 
+  /**
+   * NPM's published ports, read with `docker inspect` at each call: a recreated container may publish others.
+   * A binding on all addresses (0.0.0.0, ::, or none given) is reached on loopback.
+   */
+  async publishedPorts(): Promise<PublishedPorts> {
+    const r = await this.runner.run("docker", ["inspect", this.name, "--format", "{{json .NetworkSettings.Ports}}"]);
+    return parsePublishedPorts(r.stdout);
+  }
+
   private async detect(): Promise<NginxEnv> {
     let { nginxVersion, ipv6 } = this.given;
     let image: string | undefined;
@@ -77,4 +97,28 @@ export class NpmContainer {
     }
     return { nginxVersion, ipv6 };
   }
+}
+
+type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
+
+/** `.NetworkSettings.Ports` of `docker inspect`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": null}`. */
+export function parsePublishedPorts(json: string): PublishedPorts {
+  let ports: PortBindings;
+  try {
+    ports = JSON.parse(json.trim() || "null") as PortBindings;
+  } catch (err) {
+    throw new TackError(`cannot read the published ports of NPM's container: ${json.trim().slice(0, 200)}`, { cause: err });
+  }
+  const pick = (containerPort: string): HostPort | undefined => {
+    const bindings = (ports?.[containerPort] ?? []).filter((b) => Number(b.HostPort) > 0);
+    // IPv4 first: Docker lists 0.0.0.0 and :: for one port, and the IPv6 proxy may be off.
+    const b = bindings.find((x) => !(x.HostIp ?? "").includes(":")) ?? bindings[0];
+    if (!b) return undefined;
+    const ip = b.HostIp ?? "";
+    const address = ip === "" || ip === "0.0.0.0" ? "127.0.0.1" : ip === "::" ? "::1" : ip;
+    return { address, port: Number(b.HostPort) };
+  };
+  const http = pick("80/tcp");
+  const https = pick("443/tcp");
+  return { ...(http ? { http } : {}), ...(https ? { https } : {}) };
 }
