@@ -78,17 +78,23 @@ export class NpmProbe {
         throw err;
       }
       const next: T[] = [];
+      const answered: T[] = [];
       for (const [i, t] of pending.entries()) {
         const status = statuses[i]!;
-        const req = requests.get(t)!;
         // 3xx is an answer too (not followed): NPM's "force SSL" redirects http to https before any upstream.
         if (status instanceof Error) last.set(t, status);
         else if (status < 200 || status >= 400) last.set(t, new TackError(`HTTP ${status}`));
         else {
-          const sentTo = await this.sentTo(t.id, req.agent);
-          if (sentTo === undefined || sentTo === t.desired.forwardHost) continue;
-          last.set(t, new TackError(`request for ${req.domain} was proxied to ${sentTo}, not ${t.desired.forwardHost}`));
+          answered.push(t);
+          continue;
         }
+        next.push(t);
+      }
+      const sentTo = await this.sentToAll(answered.map((t) => ({ id: t.id, agent: requests.get(t)!.agent })));
+      for (const [i, t] of answered.entries()) {
+        const to = sentTo[i];
+        if (to === undefined || to === t.desired.forwardHost) continue;
+        last.set(t, new TackError(`request for ${requests.get(t)!.domain} was proxied to ${to}, not ${t.desired.forwardHost}`));
         next.push(t);
       }
       pending = next;
@@ -129,11 +135,27 @@ export class NpmProbe {
     return out;
   }
 
-  /** NPM's `proxy` log format ends with `[Sent-to $server]`: it names the upstream that answered our probe. */
-  private async sentTo(id: number, agent: string): Promise<string | undefined> {
-    const log = await readIfExists(join(this.logDir, `proxy-host-${id}_access.log`));
-    const line = log?.split("\n").reverse().find((l) => l.includes(agent));
-    return line ? /\[Sent-to ([^\]]+)\]/.exec(line)?.[1] : undefined;
+  /**
+   * NPM's `proxy` log format ends with `[Sent-to $server]`: it names the upstream that answered each probe.
+   * nginx writes the line after the response is sent, so a fast client can look before it is there: missing
+   * lines are read again for up to a second. A line still missing then (logs elsewhere) is not held against
+   * the host: undefined.
+   */
+  private async sentToAll(probes: { id: number; agent: string }[]): Promise<(string | undefined)[]> {
+    const out: (string | undefined)[] = [];
+    const missing = new Set(probes.keys());
+    for (let attempt = 0; missing.size > 0 && attempt < 10; attempt++) {
+      if (attempt > 0) await sleep(100);
+      for (const i of [...missing]) {
+        const { id, agent } = probes[i]!;
+        const log = await readIfExists(join(this.logDir, `proxy-host-${id}_access.log`));
+        const line = log?.split("\n").reverse().find((l) => l.includes(agent));
+        if (line === undefined) continue;
+        out[i] = /\[Sent-to ([^\]]+)\]/.exec(line)?.[1];
+        missing.delete(i);
+      }
+    }
+    return probes.map((_, i) => out[i]);
   }
 }
 
