@@ -1,13 +1,15 @@
 /**
  * The edge probe with NPM containers other than the sandbox's own (sandbox/npm-variant.ts): a bare image (nginx
  * alone: no shell, no curl/wget/nc) publishing its port 80 on host port 8081, the same bare image publishing
- * nothing, and the standard image (busybox inside) publishing nothing. All sit on npm_default beside a Compose
+ * nothing, the standard image (busybox inside) publishing nothing, and the bare image publishing 80 and 443
+ * (8082, 8443) for a host that forces SSL with a custom certificate. All sit on npm_default beside a Compose
  * service `api` answering "docker" on port 4000 and a service `web`. A broken change points a host at `web`
  * with a probe path web does not serve (404): not at api:4999, because NPM's log names the upstream host only
  * (`Sent-to api`), so an old worker still proxying to api:4000 right after the reload would pass for the new
  * upstream; and not at a name Docker's DNS lacks, whose lookups time out and stall nginx's resolver.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -28,6 +30,7 @@ const compose = [...sb.compose!, "-p", "probe", "-f", join(work, "docker-compose
 let published: NpmVariant;
 let closed: NpmVariant;
 let withTools: NpmVariant;
+let tls: NpmVariant;
 
 function host(name: string, over: Partial<DesiredProxyHost> = {}): DesiredProxyHost {
   return {
@@ -52,11 +55,11 @@ function execsBesidesNginx(from: number): string[] {
   return runner.history.slice(from).filter((c) => c.file === "docker" && c.args[0] === "exec" && c.args[2] !== "nginx").map((c) => c.args.join(" "));
 }
 
-/** A GET through the host port 8081 (what a browser would reach): the body, or the status when not 200. */
-function viaPort(name: string): Promise<string> {
+/** A GET through a published host port (what a browser would reach): the body, or the status when not 200. */
+function viaPort(name: string, port = 8081): Promise<string> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: "127.0.0.1", port: 8081, path: "/health", headers: { Host: name }, agent: false }, (res) => {
+      .get({ host: "127.0.0.1", port, path: "/health", headers: { Host: name }, agent: false }, (res) => {
         let body = "";
         res.on("data", (c: Buffer) => (body += c.toString()));
         res.on("end", () => resolve(res.statusCode === 200 ? body.trim() : `HTTP ${res.statusCode}`));
@@ -99,6 +102,7 @@ beforeAll(async () => {
     startNpmVariant({ name: "npm-bare-closed", image: "bare" }, runner),
     startNpmVariant({ name: "npm-standard-closed", image: "standard" }, runner),
   ]);
+  tls = await startNpmVariant({ name: "npm-bare-tls", image: "bare", publish: ["8082:80", "8443:443"] }, runner);
   // The variants really lack the tools: exec of sh fails the way a slim NPM image fails.
   const sh = await runner.run("docker", ["exec", published.container, "sh", "-c", "true"], { okExitCodes: [0, 126, 127] });
   expect(sh.exitCode).not.toBe(0);
@@ -175,5 +179,26 @@ describe("the edge probe with any NPM image", () => {
     const failing = driverFor(withTools, "state-tools", 3000);
     const err = await converge(failing, [host("batch-1.probe.example.org", BROKEN), ...hosts.slice(1)]).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/GET \/missing with Host batch-1\.probe\.example\.org through npm-standard-closed \(no published port\): HTTP 404/);
+  });
+
+  it("a host that forces SSL with a certificate is probed over the published HTTPS port, with SNI", async () => {
+    // A custom certificate as NPM stores one: a certificate row and /data/custom_ssl/npm-<id>/.
+    const db = new Database(join(tls.data, "database.sqlite"));
+    const cert = Number(
+      db.prepare("INSERT INTO certificate (created_on, modified_on, owner_user_id, provider, nice_name, domain_names, expires_on, meta) VALUES ('2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 'other', 'test', '[\"f.probe.example.org\"]', '2036-01-01 00:00:00', '{}')").run().lastInsertRowid,
+    );
+    db.close();
+    const dir = join(tls.data, "custom_ssl", `npm-${cert}`);
+    mkdirSync(dir, { recursive: true });
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=f.probe.example.org", "-days", "1", "-keyout", join(dir, "privkey.pem"), "-out", join(dir, "fullchain.pem")], { stdio: "ignore" });
+    const forced = (over: Partial<DesiredProxyHost> = {}) => host("f.probe.example.org", { sslForced: true, certificateId: cert, ...over });
+    const driver = driverFor(tls, "state-tls");
+    expect(await converge(driver, [forced()])).toEqual({ warnings: [] });
+    // Over HTTP NPM only redirects: the probe's answer came from the upstream, over TLS.
+    expect(await viaPort("f.probe.example.org", 8082)).toBe("HTTP 301");
+    const log = readFileSync(join(tls.data, "logs", "proxy-host-1_access.log"), "utf8");
+    expect(log.split("\n").filter((l) => l.includes("tack-probe/")).at(-1)).toContain("[Sent-to api]");
+    const err = await converge(driverFor(tls, "state-tls", 3000), [forced(BROKEN)]).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/GET \/missing with Host f\.probe\.example\.org through https:\/\/127\.0\.0\.1:8443 \(published by npm-bare-tls\): HTTP 404/);
   });
 });

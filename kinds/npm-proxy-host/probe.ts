@@ -1,8 +1,9 @@
 /**
  * The post-reload probe: a request through NPM's nginx with each host's Host header must reach that host's new
  * upstream (its probe path, answered by the upstream named in NPM's `Sent-to` log field). The requests go from
- * the host through NPM's published HTTP (else HTTPS) port; only when NPM publishes neither do they run inside
- * its container (probe-exec.ts). When neither way exists the edge is reported unverified, never failed: the
+ * the host through NPM's published HTTP port, or its HTTPS port for a host that forces SSL with a certificate
+ * (over HTTP it would only get NPM's redirect) or when 443 alone is published; only when NPM publishes neither
+ * do they run inside its container (probe-exec.ts). When neither way exists the edge is reported unverified, never failed: the
  * lack of a tool says nothing about the hosts.
  */
 import { randomBytes } from "node:crypto";
@@ -11,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage, TackError } from "../../core/errors.js";
 import type { DesiredProxyHost } from "../../core/resources.js";
 import { readIfExists } from "./conf-files.js";
-import type { HostPort, NpmContainer } from "./nginx-env.js";
+import type { HostPort, NpmContainer, PublishedPorts } from "./nginx-env.js";
 import { ContainerRequester, NoProbeToolError, type ProbeRequest } from "./probe-exec.js";
 import { requestThroughPort } from "./probe-http.js";
 import { sortDomains } from "./row.js";
@@ -33,8 +34,11 @@ export interface ProbeOutcome<T> {
   unverified?: string;
 }
 
-/** How this probe pass reaches NPM's nginx. */
-type Route = { via: "port"; to: HostPort; tls: boolean } | { via: "container" };
+/** How this probe pass reaches NPM's nginx: its published ports (at least one), or inside its container. */
+type Route = { via: "port"; ports: PublishedPorts } | { via: "container" };
+
+/** A request and how it goes: over TLS to a host that forces SSL and has a certificate, when 443 is published. */
+type TargetRequest = ProbeRequest & { tls: boolean };
 
 export class NpmProbe {
   private readonly inContainer: ContainerRequester;
@@ -56,6 +60,7 @@ export class NpmProbe {
     // The budget grows with the batch: one pass through 800 hosts takes seconds before any retry.
     const deadline = Date.now() + this.timeoutMs + 50 * targets.length;
     const route = await this.route();
+    const tlsWanted = (d: DesiredProxyHost) => (d.sslForced ?? false) && (d.certificateId ?? 0) > 0;
     const requests = new Map(
       targets.map((t) => [
         t,
@@ -63,6 +68,7 @@ export class NpmProbe {
           domain: sortDomains(t.desired.domains)[0]!,
           path: t.desired.probePath.startsWith("/") ? t.desired.probePath : `/${t.desired.probePath}`,
           agent: `${PROBE_AGENT}/${randomBytes(6).toString("hex")}`,
+          tls: route.via === "port" && (!route.ports.http || (tlsWanted(t.desired) && route.ports.https !== undefined)),
         },
       ]),
     );
@@ -100,24 +106,23 @@ export class NpmProbe {
       pending = next;
       if (pending.length > 0) await sleep(300);
     }
-    const through = route.via === "port" ? `${route.tls ? "https" : "http"}://${hostPort(route.to)} (published by ${this.container.name})` : `${this.container.name} (no published port)`;
     const failed = pending.map((t) => {
-      const { domain, path } = requests.get(t)!;
+      const { domain, path, tls } = requests.get(t)!;
+      const port = route.via === "port" ? (tls ? route.ports.https : route.ports.http) : undefined;
+      const through = port ? `${tls ? "https" : "http"}://${hostPort(port)} (published by ${this.container.name})` : `${this.container.name} (no published port)`;
       const cause = last.get(t) ?? new TackError("no attempt before the deadline");
       return { target: t, error: new TackError(`GET ${path} with Host ${domain} through ${through}: ${errorMessage(cause)}`, { cause }) };
     });
     return { failed };
   }
 
-  /** NPM's published HTTP port, else its HTTPS port, else inside the container. */
+  /** NPM's published ports if it has any, else inside the container. */
   private async route(): Promise<Route> {
     const ports = await this.container.publishedPorts();
-    if (ports.http) return { via: "port", to: ports.http, tls: false };
-    if (ports.https) return { via: "port", to: ports.https, tls: true };
-    return { via: "container" };
+    return ports.http || ports.https ? { via: "port", ports } : { via: "container" };
   }
 
-  private async requestMany(route: Route, requests: ProbeRequest[], timeoutMs: number): Promise<(number | Error)[]> {
+  private async requestMany(route: Route, requests: TargetRequest[], timeoutMs: number): Promise<(number | Error)[]> {
     if (route.via === "container") return this.inContainer.requestMany(requests, timeoutMs);
     const out: (number | Error)[] = [];
     for (let i = 0; i < requests.length; i += PORT_CONCURRENCY) {
@@ -125,7 +130,7 @@ export class NpmProbe {
       out.push(
         ...(await Promise.all(
           chunk.map((r) =>
-            requestThroughPort({ ...r, to: route.to, tls: route.tls, timeoutMs: Math.min(timeoutMs, 5000) }).catch((e: unknown) =>
+            requestThroughPort({ ...r, to: (r.tls ? route.ports.https : route.ports.http)!, timeoutMs: Math.min(timeoutMs, 5000) }).catch((e: unknown) =>
               e instanceof Error ? e : new Error(String(e)),
             ),
           ),
