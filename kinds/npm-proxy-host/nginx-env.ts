@@ -67,7 +67,9 @@ export class NpmContainer {
    * A binding on all addresses (0.0.0.0, ::, or none given) is reached on loopback.
    */
   async publishedPorts(): Promise<PublishedPorts> {
-    const r = await this.runner.run("docker", ["inspect", this.name, "--format", "{{json .NetworkSettings.Ports}}"]);
+    const r = await this.runner.run("docker", ["inspect", this.name, "--format", "{{json .NetworkSettings.Ports}}"]).catch((err: unknown) => {
+      throw dockerFailure(err, `NPM's container ${this.name} (edge.npm.container)`);
+    });
     return parsePublishedPorts(r.stdout);
   }
 
