@@ -65,6 +65,19 @@ describe("NpmDb", () => {
     db.close();
   });
 
+  it("removes created rows from a schema without AUTOINCREMENT (no sqlite_sequence) too", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tack-npm-db-")), "database.sqlite");
+    const raw = new Database(file);
+    raw.exec("create table proxy_host (id integer primary key, created_on datetime not null, modified_on datetime not null, owner_user_id integer not null, is_deleted integer not null default 0, domain_names json not null, forward_host varchar(255) not null, forward_port integer not null, meta json not null)");
+    raw.close();
+    const db = NpmDb.open(file, { readonly: false, busyTimeoutMs: 1 });
+    const id = await db.insert(declared);
+    expect(db.sequence()).toBe(0);
+    await db.removeCreated([id], 0);
+    expect(db.row(id)).toBeUndefined();
+    db.close();
+  });
+
   it("marks rows online, touching only those that are not already", async () => {
     const { db } = fixture();
     const online = await db.insert(declared);

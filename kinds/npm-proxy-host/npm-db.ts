@@ -163,6 +163,9 @@ export class NpmDb {
     await this.write(`remove created row(s) #${ids.join(", #")}`, () => {
       const del = this.db.prepare("DELETE FROM proxy_host WHERE id = ?");
       for (const id of ids) del.run(id);
+      // Knex's increments() makes proxy_host AUTOINCREMENT, so sqlite_sequence exists; a hand-made schema may lack it.
+      const counted = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").get();
+      if (!counted) return;
       this.db
         .prepare("UPDATE sqlite_sequence SET seq = max(?, (SELECT ifnull(max(id), 0) FROM proxy_host)) WHERE name = 'proxy_host'")
         .run(sequenceBefore);
