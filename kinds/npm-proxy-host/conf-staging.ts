@@ -139,8 +139,9 @@ export class StagedBatch {
     }
   }
 
+  /** `nginx -s reload`, then (bounded) until the old workers are gone: nginx then serves this batch alone. */
   async reload(): Promise<void> {
-    await this.container.nginx("-s", "reload");
+    await this.container.reload(3000);
   }
 
   /** The staged hosts that serve after the reload: a conf and a desired host to probe. */

@@ -2,6 +2,7 @@
  * NPM's container as the driver sees it: `docker exec` into it through the Runner, `nginx <args>` there, and
  * the two facts the conf renderer needs from it (nginx version, IPv6), read once per driver.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { dockerFailure } from "../../core/docker-errors.js";
 import { TackError } from "../../core/errors.js";
 import type { Runner, RunOptions, RunResult } from "../../core/runner.js";
@@ -60,6 +61,32 @@ export class NpmContainer {
   nginxEnv(): Promise<NginxEnv> {
     this.env ??= this.detect();
     return this.env;
+  }
+
+  /**
+   * `nginx -s reload`, then up to `settleMs` until the workers that ran before it are gone. The reload returns
+   * once the master is signalled; the old workers keep serving for a moment (a request on one still goes to
+   * the old upstream), so an edge step that ends before they do lets the next step (retiring the old owner)
+   * break those requests. `docker top` lists the workers without anything inside NPM. Best effort: no wait
+   * when `docker top` fails, none past the bound for a worker held by a long-lived connection (a websocket).
+   */
+  async reload(settleMs: number): Promise<void> {
+    const before = await this.workerPids();
+    await this.nginx("-s", "reload");
+    const until = Date.now() + settleMs;
+    while (before.size > 0 && Date.now() < until) {
+      const now = await this.workerPids();
+      if (![...before].some((pid) => now.has(pid))) return;
+      await sleep(100);
+    }
+  }
+
+  /** PIDs of nginx workers in the container, from `docker top` (the host's ps); empty when that fails. */
+  private async workerPids(): Promise<Set<string>> {
+    const top = await this.runner.run("docker", ["top", this.name, "-o", "pid,args"], { okExitCodes: [0, 1] }).catch(() => undefined);
+    if (!top || top.exitCode !== 0) return new Set();
+    const pids = top.stdout.split("\n").filter((l) => l.includes("nginx: worker process")).map((l) => l.trim().split(/\s+/)[0]!);
+    return new Set(pids);
   }
 
   /**
