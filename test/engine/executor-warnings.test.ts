@@ -38,7 +38,9 @@ describe("executeSteps: warnings of an apply that went through", () => {
       steps, host, drivers, runId: 1, runner: new ExecaRunner(), onEvent: (e) => events.push(e),
       journal: { startStep: () => finished.length, finishStep: (_run, _seq, status) => void finished.push(status) },
     });
-    expect(applied).toEqual(steps.map((s) => s.kind));
+    // Scope lanes may carry several steps of one kind in one driver call: every kind ran, every step is done.
+    expect(new Set(applied)).toEqual(new Set(steps.map((s) => s.kind)));
+    expect(finished).toHaveLength(steps.length);
     expect(finished.every((s) => s === "done")).toBe(true);
     const edge = events.find((e) => e.type === "step-done" && e.step.kind === "npm.proxyHost");
     expect(edge).toMatchObject({ detail: expect.stringMatching(/^warning: NPM changes applied but unverified: \d+ host\(s\) not probed$/) as unknown, warnings: [expect.any(String)] as unknown });
