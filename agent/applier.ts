@@ -161,6 +161,7 @@ export class Applier {
     else if (e.type === "exec") {
       const ev = e.event;
       if (ev.type === "step-failed") log(`step ${ev.step.phase}${ev.step.scope ? ` [${ev.step.scope}]` : ""} failed: ${ev.error}`);
+      if (ev.type === "step-done") for (const w of ev.warnings ?? []) log(`step ${ev.step.phase}: warning: ${w}`);
       if (ev.step.phase === "health" && ev.step.scope && ev.type !== "step-start") metrics.setHealth(ev.step.scope, ev.type === "step-done");
     } else if (e.type === "plan") {
       this.resolvedHost = e.host;

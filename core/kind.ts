@@ -53,12 +53,20 @@ export interface GateProbe {
   evidence(): Promise<{ state: string[]; logs: string[] }>;
 }
 
+/**
+ * What an apply that went through still has to say: warnings the step reports in its detail (CLI, journal,
+ * agent log), e.g. an edge change applied but not verified because NPM offers no way to probe it.
+ */
+export interface ApplyReport {
+  warnings: string[];
+}
+
 /** The I/O of one kind on one host. */
 export interface LiveDriver<D, A, F = NoFacts> {
   /** Read-only and batched: one call (or a fixed handful) whatever the resource count. */
   observe(desired: D[]): Promise<Observed<A, F>>;
-  /** Carries out changes of this kind and one phase, batched. */
-  apply(changes: Change<D, A>[]): Promise<void>;
+  /** Carries out changes of this kind and one phase, batched; may report warnings (the step still succeeds). */
+  apply(changes: Change<D, A>[]): Promise<ApplyReport | void>;
   /** Runtime kinds: a cheap state probe of these resources, for health gates. */
   gate?(desired: D[]): GateProbe;
   /** Forget any cached observation (the Cloudflare driver keeps one for its poll interval). */

@@ -18,7 +18,7 @@ import { ApplyBatcher, layoutSteps, runLanes } from "./scope-lanes.js";
  */
 export type ExecEvent =
   | { type: "step-start"; step: Step; index: number; total: number }
-  | { type: "step-done"; step: Step; index: number; total: number; ms: number; detail?: string }
+  | { type: "step-done"; step: Step; index: number; total: number; ms: number; detail?: string; warnings?: string[] }
   | { type: "step-failed"; step: Step; index: number; total: number; ms: number; error: string };
 
 /** Where each step is recorded before and after it runs (the run's journal, run/journal.ts). */
@@ -65,7 +65,7 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
   const batcher = new ApplyBatcher(async (step, changes) => {
     const driver = opts.drivers[step.kind!];
     if (!driver) throw new TackError(`no live driver for ${step.kind}`);
-    await driver.apply(changes);
+    return driver.apply(changes);
   });
 
   const runStep = async (index: number): Promise<void> => {
@@ -85,11 +85,16 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
     try {
       await opts.beforeStep?.(step, index);
       let detail: string | undefined;
+      let warnings: string[] = [];
       if (step.gate) detail = await runGate(step.gate, opts);
-      else if (step.kind) await batcher.submit(step);
+      else if (step.kind) {
+        warnings = (await batcher.submit(step))?.warnings ?? [];
+        if (warnings.length > 0) detail = warnings.map((w) => `warning: ${w}`).join("; ");
+      }
       opts.journal.finishStep(opts.runId, seq, "done");
       applied.push(...step.changes.map((c) => c.ref));
-      opts.onEvent?.({ type: "step-done", step, index, total, ms: Math.round(performance.now() - started), ...(detail ? { detail } : {}) });
+      const ms = Math.round(performance.now() - started);
+      opts.onEvent?.({ type: "step-done", step, index, total, ms, ...(detail ? { detail } : {}), ...(warnings.length > 0 ? { warnings } : {}) });
     } catch (err) {
       const message = errorMessage(err);
       opts.journal.finishStep(opts.runId, seq, "failed", message);

@@ -1,3 +1,4 @@
+import type { ApplyReport } from "../core/kind.js";
 import type { ResolvedHost } from "../core/resources.js";
 import type { Step } from "./steps.js";
 
@@ -107,15 +108,16 @@ export async function runLanes(lanes: Lane[], limit: number, runStep: (index: nu
  * project per call: none of them is written for concurrent callers); a batch stays open to newcomers until its
  * turn comes. Each caller gets its call's outcome.
  */
-type Waiter = { resolve: () => void; reject: (e: unknown) => void };
+type Waiter = { resolve: (report: ApplyReport | void) => void; reject: (e: unknown) => void };
 
 export class ApplyBatcher {
   private readonly open = new Map<string, { changes: Step["changes"]; waiters: Waiter[] }>();
   private readonly busy = new Map<string, Promise<void>>();
 
-  constructor(private readonly apply: (step: Step, changes: Step["changes"]) => Promise<void>) {}
+  constructor(private readonly apply: (step: Step, changes: Step["changes"]) => Promise<ApplyReport | void>) {}
 
-  submit(step: Step): Promise<void> {
+  /** Resolves with the call's report (its warnings), shared by every step the call carried. */
+  submit(step: Step): Promise<ApplyReport | void> {
     const key = `${step.phase} ${step.kind}`;
     let batch = this.open.get(key);
     if (!batch) {
@@ -128,7 +130,7 @@ export class ApplyBatcher {
       const call = Promise.all([previous, turn]).then(async () => {
         this.open.delete(key);
         await this.apply(step, b.changes).then(
-          () => b.waiters.forEach((w) => w.resolve()),
+          (report) => b.waiters.forEach((w) => w.resolve(report)),
           (err: unknown) => b.waiters.forEach((w) => w.reject(err)),
         );
       });

@@ -1,8 +1,8 @@
 /**
  * One apply's batch of proxy-host writes: each change's row and conf written (and what putting them back takes
  * recorded as soon as the row is written), then one `nginx -t` and one reload for the whole batch. The batch is
- * all or nothing: `putBack` returns every row and conf to what it was, newest first; the culprit of a refused
- * `nginx -t` keeps its conf as `.err` and nginx's error in its row's meta.
+ * all or nothing: `putBack` returns every row and conf to what it was, newest first (a created row is removed);
+ * the culprit of a refused `nginx -t` keeps its conf as `.err` and nginx's error in its row's meta.
  */
 import type { Change } from "../../core/changes.js";
 import { CommandError, errorMessage, TackError, TransientError } from "../../core/errors.js";
@@ -46,6 +46,8 @@ type ProxyHostChange = Change<DesiredProxyHost, NpmProxyHostActual>;
 
 export class StagedBatch {
   readonly staged: Staged[] = [];
+  /** proxy_host's id counter before this batch's first insert: a put-back returns it there. */
+  private sequenceBefore: number | undefined;
 
   constructor(
     private readonly db: NpmDb,
@@ -82,6 +84,7 @@ export class StagedBatch {
   }
 
   private async stageCreate(ref: ResourceRef, desired: DesiredProxyHost, inventory: InventoryEntry[]): Promise<Staged> {
+    this.sequenceBefore ??= this.db.sequence();
     const id = await this.db.insert(declaredFields(desired));
     const entry: Staged = { ref, name: ref.name, id, desired, prev: undefined, prevConf: undefined, conf: undefined, deleted: false };
     this.staged.push(entry);
@@ -136,8 +139,9 @@ export class StagedBatch {
     }
   }
 
+  /** `nginx -s reload`, then (bounded) until the old workers are gone: nginx then serves this batch alone. */
   async reload(): Promise<void> {
-    await this.container.nginx("-s", "reload");
+    await this.container.reload(3000);
   }
 
   /** The staged hosts that serve after the reload: a conf and a desired host to probe. */
@@ -146,20 +150,23 @@ export class StagedBatch {
   }
 
   /**
-   * Puts every staged row and conf back, newest first: previous rows and confs return, created rows are
-   * soft-deleted with the reason in meta. The culprit of a refused `nginx -t` gets nginx's error in its meta.
+   * Puts every staged row and conf back, newest first: previous rows and confs return; rows this batch created
+   * are removed (NPM's database as before the apply, id counter included) with their confs. The culprit of a
+   * refused `nginx -t` gets nginx's error in its meta when it had a row before; a created culprit's error stays
+   * in the apply's error and its `.err` conf.
    */
   async putBack(culprit?: Culprit): Promise<void> {
+    const created: number[] = [];
     for (const s of [...this.staged].reverse()) {
-      const nginxErr = culprit?.id === s.id ? culprit.nginxErr : undefined;
       if (s.prev) {
-        await this.db.restore(s.id, s.prev, nginxErr);
+        await this.db.restore(s.id, s.prev, culprit?.id === s.id ? culprit.nginxErr : undefined);
         await this.confs.put(s.id, s.prevConf);
       } else {
-        await this.db.abandon(s.id, nginxErr ?? "not applied: its apply failed and was put back");
+        created.push(s.id);
         await this.confs.remove(s.id);
       }
     }
+    await this.db.removeCreated(created, this.sequenceBefore ?? 0);
   }
 
   /** After the reload nginx serves the batch: put it back, and make nginx serve what was there before. */

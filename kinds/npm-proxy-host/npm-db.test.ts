@@ -33,17 +33,48 @@ describe("NpmDb", () => {
     db.close();
   });
 
-  it("leaves out columns an older NPM lacks; soft delete and abandon count the row as gone", async () => {
+  it("leaves out columns an older NPM lacks; a soft-deleted row counts as gone", async () => {
     const { db } = fixture({ trustForwardedProto: false });
     const kept = await db.insert(declared);
     const dropped = await db.insert({ ...declared, domains: ["b.example.org"] });
-    const abandoned = await db.insert({ ...declared, domains: ["c.example.org"] });
     expect(db.row(kept)).not.toHaveProperty("trust_forwarded_proto");
     await db.softDelete("delete b", dropped);
-    await db.abandon(abandoned, "not applied");
     expect((await db.liveRows()).map((m) => m.id)).toEqual([kept]);
     expect(db.row(dropped)).toMatchObject({ is_deleted: 1 });
-    expect(JSON.parse(db.row(abandoned)!.meta)).toEqual({ nginx_online: false, nginx_err: "not applied" });
+    db.close();
+  });
+
+  it("removes created rows as if never inserted: rows gone, id counter back, unless another writer inserted since", async () => {
+    const { file, db } = fixture();
+    const kept = await db.insert(declared);
+    const before = db.sequence();
+    expect(before).toBe(kept);
+    const created = [await db.insert({ ...declared, domains: ["b.example.org"] }), await db.insert({ ...declared, domains: ["c.example.org"] })];
+    await db.removeCreated(created, before);
+    expect(created.map((id) => db.row(id))).toEqual([undefined, undefined]);
+    expect(db.sequence()).toBe(before);
+    expect(await db.insert({ ...declared, domains: ["d.example.org"] })).toBe(kept + 1);
+    // NPM's UI inserts while our batch is out: its id stays taken.
+    const ours = await db.insert({ ...declared, domains: ["e.example.org"] });
+    const other = new Database(file);
+    const theirs = Number(other.prepare("INSERT INTO proxy_host (created_on, modified_on, owner_user_id, domain_names, forward_host, forward_port, meta) VALUES ('x', 'x', 1, '[]', 'h', 1, '{}')").run().lastInsertRowid);
+    other.close();
+    await db.removeCreated([ours], kept + 1);
+    expect(db.row(ours)).toBeUndefined();
+    expect(db.sequence()).toBe(theirs);
+    db.close();
+  });
+
+  it("removes created rows from a schema without AUTOINCREMENT (no sqlite_sequence) too", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tack-npm-db-")), "database.sqlite");
+    const raw = new Database(file);
+    raw.exec("create table proxy_host (id integer primary key, created_on datetime not null, modified_on datetime not null, owner_user_id integer not null, is_deleted integer not null default 0, domain_names json not null, forward_host varchar(255) not null, forward_port integer not null, meta json not null)");
+    raw.close();
+    const db = NpmDb.open(file, { readonly: false, busyTimeoutMs: 1 });
+    const id = await db.insert(declared);
+    expect(db.sequence()).toBe(0);
+    await db.removeCreated([id], 0);
+    expect(db.row(id)).toBeUndefined();
     db.close();
   });
 
@@ -51,7 +82,7 @@ describe("NpmDb", () => {
     const { db } = fixture();
     const online = await db.insert(declared);
     const offline = await db.insert({ ...declared, domains: ["b.example.org"] });
-    await db.abandon(offline, "refused");
+    await db.restore(offline, db.row(offline)!, "refused");
     const before = db.row(online)!;
     await db.markOnline([online, offline, 999]);
     expect(db.row(online)).toEqual(before);

@@ -1,7 +1,7 @@
 /**
  * The SQL on NPM's SQLite (better-sqlite3): live rows, insert / update / soft delete / restore of proxy_host
- * rows, the certificate and access-list lookups the conf renderer needs, and the backup taken before an
- * apply's first write. Writes the way NPM's backend does (backend/internal/nginx.js): one short transaction
+ * rows and removal of those an apply created, the certificate and access-list lookups the conf renderer needs,
+ * and the backup taken before an apply's first write. Writes the way NPM's backend does (backend/internal/nginx.js): one short transaction
  * per host; every statement retries while NPM holds the lock.
  */
 import { mkdir, readdir, rm } from "node:fs/promises";
@@ -148,12 +148,28 @@ export class NpmDb {
     );
   }
 
-  /** A created row that never served: soft-deleted (so it counts as absent) with nginx's error in meta. */
-  async abandon(id: number, nginxErr: string): Promise<void> {
-    const meta = JSON.stringify({ nginx_online: false, nginx_err: nginxErr });
-    await this.write(`abandon row #${id}`, () =>
-      this.db.prepare("UPDATE proxy_host SET is_deleted = 1, meta = ?, modified_on = ? WHERE id = ?").run(meta, npmDateTime(new Date()), id),
-    );
+  /** proxy_host's AUTOINCREMENT counter (sqlite_sequence), 0 before the first insert. */
+  sequence(): number {
+    return this.optionalGet<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'proxy_host'")?.seq ?? 0;
+  }
+
+  /**
+   * Takes back rows this apply inserted, as if never written: the rows go (a hard delete, not NPM's soft one,
+   * whose is_deleted=1 rows would outlive the put-back) and the id counter returns to `sequenceBefore`, unless
+   * another writer (NPM's UI) inserted meanwhile, whose ids must stay unique.
+   */
+  async removeCreated(ids: number[], sequenceBefore: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.write(`remove created row(s) #${ids.join(", #")}`, () => {
+      const del = this.db.prepare("DELETE FROM proxy_host WHERE id = ?");
+      for (const id of ids) del.run(id);
+      // Knex's increments() makes proxy_host AUTOINCREMENT, so sqlite_sequence exists; a hand-made schema may lack it.
+      const counted = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").get();
+      if (!counted) return;
+      this.db
+        .prepare("UPDATE sqlite_sequence SET seq = max(?, (SELECT ifnull(max(id), 0) FROM proxy_host)) WHERE name = 'proxy_host'")
+        .run(sequenceBefore);
+    });
   }
 
   /** After a good test NPM merges {nginx_online: true, nginx_err: null} into meta; rows already so are skipped. */

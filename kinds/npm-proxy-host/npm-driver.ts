@@ -6,15 +6,19 @@
  * conf rendered from the row, `nginx -t`, `nginx -s reload`, but once per apply rather than once per host.
  * Unlike NPM it also rewrites the conf (NPM never regenerates confs from the database: a DB-only edit never
  * reaches nginx), backs the database up before the first write of an apply, puts every row and conf of the
- * apply back when nginx refuses one, and probes each host through NPM's nginx after the reload.
+ * apply back when nginx refuses one (a row it created is removed), and probes each host through NPM's nginx
+ * after the reload: from the host through NPM's published port, else inside its container, else the apply is
+ * reported unverified (a warning, never a rollback).
  *
  * This class only orchestrates; the I/O lives beside it: npm-db.ts (SQL and backups), conf-files.ts and
- * conf-staging.ts (confs, the batch, `nginx -t`, reload, putting back), probe.ts (the post-reload probe),
- * nginx-env.ts (the container, `docker exec`, nginx version and IPv6), inventory-file.ts.
+ * conf-staging.ts (confs, the batch, `nginx -t`, reload, putting back), probe.ts, probe-http.ts and
+ * probe-exec.ts (the post-reload probe), nginx-env.ts (the container, `docker exec`, published ports, nginx
+ * version and IPv6), inventory-file.ts.
  */
 import { join } from "node:path";
 import type { Change } from "../../core/changes.js";
 import { ApplyError, errorMessage } from "../../core/errors.js";
+import type { ApplyReport } from "../../core/kind.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredProxyHost } from "../../core/resources.js";
 import type { Runner } from "../../core/runner.js";
@@ -32,7 +36,7 @@ export interface NpmDriverOptions {
   runner: Runner;
   /** NPM's data dir on the host: database.sqlite and nginx/proxy_host/ inside. */
   dataDir: string;
-  /** The NPM container, where `nginx -t`, `nginx -s reload` and the probe run. */
+  /** The NPM container: `nginx -t` and `nginx -s reload` run in it; its published ports carry the probe. */
   container: string;
   /** tack's state dir: the inventory file and database backups live here. */
   stateDir: string;
@@ -97,8 +101,8 @@ export class NpmProxyHostDriver {
    * puts every row and conf of the batch back (the refused conf is kept as `.err`, its error in the row's meta),
    * and the inventory as it was.
    */
-  async apply(changes: Change<DesiredProxyHost, NpmProxyHostActual>[], options: NpmApplyOptions = {}): Promise<void> {
-    if (changes.length === 0) return;
+  async apply(changes: Change<DesiredProxyHost, NpmProxyHostActual>[], options: NpmApplyOptions = {}): Promise<ApplyReport> {
+    if (changes.length === 0) return { warnings: [] };
     const phase = changes[0]!.phase;
     const env = await this.nginxEnv();
     await backupNpmDatabase(this.dbPath, this.backupDir, this.options.backupsToKeep ?? 5, this.busyTimeoutMs);
@@ -121,15 +125,20 @@ export class NpmProxyHostDriver {
       }
       // Saved before nginx sees anything: a crash from here on leaves no created row unknown to the inventory.
       await this.inventory.save(inventory);
-      if (batch.staged.length === 0) return; // adoptions only: nothing for nginx to do
+      if (batch.staged.length === 0) return { warnings: [] }; // adoptions only: nothing for nginx to do
 
       const refused = await batch.test();
       if (refused) await fail(refused.ref, refused.error, refused.culprit);
       await batch.reload();
 
       const serving = batch.serving();
+      const warnings: string[] = [];
       if ((options.probe ?? true) && serving.length > 0) {
-        const failed = await this.probe.probeAll(serving);
+        const { failed, unverified } = await this.probe.probeAll(serving);
+        if (unverified !== undefined) {
+          // No way to probe is not a failed host: the batch stays, said unverified (never rolled back for a tool).
+          warnings.push(`NPM changes applied but unverified: ${describeNames(serving)} not probed (${unverified})`);
+        }
         if (failed.length > 0) {
           const more = failed.length > 1 ? ` (and ${failed.length - 1} more: ${describeNames(failed.slice(1).map((f) => f.target))})` : "";
           await batch.putBackServing();
@@ -142,6 +151,7 @@ export class NpmProxyHostDriver {
         }
       }
       await batch.settle();
+      return { warnings };
     } finally {
       db.close();
     }

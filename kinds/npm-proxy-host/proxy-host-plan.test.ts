@@ -125,6 +125,11 @@ describe("NPM proxy host plan", () => {
     expect(planProxyHosts(d, leftover)[0]!.fields).toEqual([{ field: "conf", from: "present", to: "absent" }]);
   });
 
+  it("creates no row for a disabled host that has none (what rolling back a first converge asks for)", () => {
+    const d = [want([API], { enabled: false })];
+    expect(planProxyHosts(d, observe(d, [], []))).toEqual([]);
+  });
+
   it("reports drift field by field: forward_host edited in NPM's UI, conf edited by hand, conf missing", () => {
     const d = [want([API], { forwardHost: "172.18.0.1" })];
     const inv: InventoryEntry[] = [{ id: 1, domains: [API], origin: "created" }];

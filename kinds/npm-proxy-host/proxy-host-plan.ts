@@ -190,6 +190,9 @@ export function planProxyHosts(
     names.add(d.name);
     if (d.advancedConfig) checkAdvancedConfig(d.name, d.advancedConfig);
     const a = actual.get(d.name);
+    // A disabled host serves nothing, and neither does an absent one: no row is created just to be disabled.
+    // (Rolling back a first converge resolves every scope to owner none: it must leave no row behind.)
+    if (!a && !d.enabled) continue;
     const fields = diffProxyHost(d, a);
     if (fields.length === 0) continue;
     const ref = { kind: KIND, name: d.name };

@@ -9,9 +9,12 @@ import type { Runner } from "../../core/runner.js";
  */
 export const BUSYBOX_IMAGE = "tack-busybox:sandbox";
 export const NPM_IMAGE = "tack-npm:sandbox";
+/** NPM's nginx and confs with nothing else: no shell, no curl/wget/nc (a slim or hardened NPM image). */
+export const NPM_BARE_IMAGE = "tack-npm-bare:sandbox";
 
 const BUSYBOX = "/usr/bin/busybox";
 const NPM_CONF_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "npm");
+const NGINX_CMD = ["/usr/sbin/nginx", "-g", "daemon off;"];
 
 async function layBusybox(run: Runner, root: string): Promise<void> {
   mkdirSync(join(root, "bin"), { recursive: true });
@@ -41,6 +44,27 @@ export async function buildBusyboxImage(run: Runner, workDir: string): Promise<v
 export async function buildNpmImage(run: Runner, workDir: string): Promise<void> {
   const root = join(workDir, "npm-rootfs");
   await layBusybox(run, root);
+  await layNginx(run, root);
+  await importImage(run, root, NPM_IMAGE, NGINX_CMD);
+}
+
+/**
+ * NPM_BARE_IMAGE: the NPM image without busybox, so `docker exec` finds no sh, curl, wget or nc (only nginx).
+ * Built on demand by the tests that need it (sandbox/npm-variant.ts), not at every sandbox start.
+ */
+export async function buildBareNpmImage(run: Runner, workDir: string): Promise<void> {
+  const root = join(workDir, "npm-bare-rootfs");
+  for (const d of ["tmp", "etc", "proc", "sys", "dev", "run"]) mkdirSync(join(root, d), { recursive: true });
+  chmodSync(join(root, "tmp"), 0o1777);
+  // nginx's `user root;` looks the user up in /etc/passwd (glibc falls back to files without nsswitch.conf).
+  writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n");
+  writeFileSync(join(root, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
+  await layNginx(run, root);
+  await importImage(run, root, NPM_BARE_IMAGE, NGINX_CMD);
+}
+
+/** Debian's nginx, the libraries `ldd` lists, and the NPM-like confs of ../npm/. */
+async function layNginx(run: Runner, root: string): Promise<void> {
   const files = ["/usr/sbin/nginx"];
   for (const line of (await run.run("ldd", ["/usr/sbin/nginx"])).stdout.split("\n")) {
     const m = /(\/\S+) \(0x/.exec(line);
@@ -56,5 +80,4 @@ export async function buildNpmImage(run: Runner, workDir: string): Promise<void>
   for (const d of ["var/log/nginx", "var/lib/nginx/body", "var/lib/nginx/proxy", "var/lib/nginx/cache", "data"]) {
     mkdirSync(join(root, d), { recursive: true });
   }
-  await importImage(run, root, NPM_IMAGE, ["/usr/sbin/nginx", "-g", "daemon off;"]);
 }

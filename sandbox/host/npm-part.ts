@@ -14,11 +14,7 @@ export const NPM_NETWORK = "npm_default";
  * (NPM's schema) and nginx/proxy_host/.
  */
 export async function startNpm(run: Runner, dir: string): Promise<string> {
-  const data = join(dir, "npm/data");
-  for (const d of ["nginx/proxy_host", "nginx/redirection_host", "nginx/dead_host", "nginx/default_host", "nginx/temp", "nginx/custom", "logs"]) {
-    mkdirSync(join(data, d), { recursive: true });
-  }
-  createNpmDatabase(join(data, "database.sqlite"));
+  const data = createNpmDataDir(join(dir, "npm/data"));
   await run.run("docker", ["network", "create", NPM_NETWORK], { mutates: true });
   await run.run("docker", [
     "run", "-d", "--name", NPM_CONTAINER, "--network", NPM_NETWORK, "-p", "80:80", "-v", `${data}:/data`, NPM_IMAGE,
@@ -34,5 +30,14 @@ export async function startNpm(run: Runner, dir: string): Promise<string> {
     const logs = await run.run("docker", ["logs", "--tail", "20", NPM_CONTAINER], { okExitCodes: [0, 1] }).catch(() => undefined);
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n${logs?.stdout ?? ""}${logs?.stderr ?? ""}`, { cause: e });
   }
+  return data;
+}
+
+/** An NPM data dir as NPM lays it out: database.sqlite (NPM's schema), nginx/<host kinds>/, logs/. */
+export function createNpmDataDir(data: string): string {
+  for (const d of ["nginx/proxy_host", "nginx/redirection_host", "nginx/dead_host", "nginx/default_host", "nginx/temp", "nginx/custom", "logs"]) {
+    mkdirSync(join(data, d), { recursive: true });
+  }
+  createNpmDatabase(join(data, "database.sqlite"));
   return data;
 }
