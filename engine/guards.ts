@@ -19,11 +19,21 @@ export function blastRadius(host: ResolvedHost, changes: Change[], existingOwned
   if (host.policy.allowLargeChanges) return out;
   for (const { kind, layer } of KINDS) {
     const existing = existingOwned[kind] ?? 0;
-    if (existing < BLAST_RADIUS_FLOOR) continue;
     // Only updates and deletes of resources that exist already; one resource counts once. Runtime owner changes
     // never count: they are the point of a cutover PR (design.md Decisions); runtime prunes do.
     const counts = (c: Change) => c.ref.kind === kind && (layer === "runtime" ? c.prune === true : c.action !== "create");
-    const touched = new Set(changes.filter(counts).map((c) => c.ref.name));
+    const touched = new Set(changes.filter(counts).filter((c) => c.action === "delete" || existing >= BLAST_RADIUS_FLOOR).map((c) => c.ref.name));
+    if (existing < BLAST_RADIUS_FLOOR) {
+      // Below the floor nothing blocks, but deleting every one of a small set (a whole zone of 2) is worth a word.
+      if (existing > 0 && touched.size === existing)
+        out.push({
+          id: "blast-radius",
+          severity: "warning",
+          message: `${layerOf(kind)} layer: all ${existing} existing ${kind} resources would be deleted (below the blast-radius floor of ${BLAST_RADIUS_FLOOR}, so this does not block)`,
+          path: "policy.safety.maxChangePercent",
+        });
+      continue;
+    }
     const percent = (touched.size / existing) * 100;
     if (percent > host.policy.maxChangePercent) {
       out.push({
