@@ -35,7 +35,7 @@ command -v g++ >/dev/null 2>&1 || missing+=(build-essential)
 # Not Debian packages of this release (see extras below): where they land, and whether they are there.
 TACK_LIB=/usr/local/lib/tack
 COMPOSE_PLUGIN=$TACK_LIB/docker/cli-plugins/docker-compose
-NSPAWN=$TACK_LIB/systemd-container/usr/bin/systemd-nspawn
+NSPAWN=$TACK_LIB/bin/systemd-nspawn
 need_compose_v2() { ! docker compose version >/dev/null 2>&1 && [ ! -x "$COMPOSE_PLUGIN" ]; }
 need_nspawn() { ! command -v systemd-nspawn >/dev/null 2>&1 && [ ! -x "$NSPAWN" ]; }
 
@@ -89,13 +89,28 @@ if need_compose_v2; then
 fi
 
 # systemd-nspawn boots the sandbox's system-scope systemd. Installing systemd-container would upgrade the
-# host's systemd and run its postinst on the host: only its files are extracted. It links the host's
-# libsystemd-shared, so it must be the host's exact systemd version.
+# host's systemd and run its postinst on the host: only its files are extracted, and $NSPAWN runs them.
+# It links libsystemd-shared (package libsystemd-shared) of its own version: the host's exact version is taken
+# when the mirror still has it; otherwise the mirror's version with that version's libsystemd-shared beside it.
 if need_nspawn; then
   version=$(dpkg-query -W -f '${Version}' systemd)
-  echo "host-deps: extracting systemd-container $version (not installed as a package)"
-  (cd "$work" && apt-get "${aptq[@]}" download "systemd-container=$version")
-  rm -rf "$TACK_LIB/systemd-container"
-  dpkg -x "$work"/systemd-container_*.deb "$TACK_LIB/systemd-container"
+  dest=$TACK_LIB/systemd-container
+  rm -rf "$dest" && mkdir -p "$dest" "$(dirname "$NSPAWN")"
+  libdir=
+  echo "host-deps: extracting systemd-container (not installed as a package)"
+  if (cd "$work" && apt-get "${aptq[@]}" download "systemd-container=$version"); then
+    dpkg -x "$work"/systemd-container_*.deb "$dest"
+  else
+    echo "host-deps: systemd-container $version is not on the mirror; using the mirror's, with its libsystemd-shared" >&2
+    (cd "$work" && apt-get "${aptq[@]}" download systemd-container libsystemd-shared)
+    dpkg -x "$work"/systemd-container_*.deb "$dest"
+    dpkg -x "$work"/libsystemd-shared_*.deb "$work/systemd"
+    shared=$(find "$work/systemd" -name 'libsystemd-shared-*.so' | head -1)
+    libdir=$dest/lib
+    install -D -m 0644 "$shared" "$libdir/$(basename "$shared")"
+  fi
+  printf '#!/bin/sh\n# systemd-nspawn extracted by scripts/host-deps.sh (never installed as a package)\n%sexec %s "$@"\n' \
+    "${libdir:+LD_LIBRARY_PATH=$libdir }" "$dest/usr/bin/systemd-nspawn" >"$NSPAWN"
+  chmod 0755 "$NSPAWN"
   "$NSPAWN" --version | head -1
 fi

@@ -5,7 +5,7 @@ import type { Runner } from "../../core/runner.js";
 import { startDaemon, waitFor, FatalWait } from "./daemon.js";
 
 /** Where scripts/host-deps.sh extracts systemd-container (never installed as a package: facts.md). */
-export const TACK_NSPAWN = "/usr/local/lib/tack/systemd-container/usr/bin/systemd-nspawn";
+export const TACK_NSPAWN = "/usr/local/lib/tack/bin/systemd-nspawn";
 
 export interface SystemManager {
   pid1: number;
