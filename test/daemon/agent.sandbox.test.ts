@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningDaemon } from "../../agent/daemon.js";
 import { githubSignature } from "../../agent/webhook-auth.js";
 import type { Journal } from "../../run/journal.js";
+import { sandbox } from "../../sandbox/sandbox-env.js";
 import { daemonHost, waitFor, type DaemonHost } from "./daemon-host.js";
 
 /** Runs of kind apply since a run id: what the agent actually changed on the host. */
@@ -48,6 +49,9 @@ describe("tack daemon on the sandbox host", () => {
     timings.poll = Date.now() - t0;
     const st = await h.status(d);
     expect(st.lastReconcile?.triggers).toContain("poll");
+    // /status names the Compose in use: the sandbox's flavor (v2 unless the run asked for v1) and its version.
+    const sb = sandbox({ parts: ["docker"] });
+    expect(st.compose).toEqual({ flavor: sb.composeFlavor, version: sb.composeVersion });
     expect(st.desiredRevision).toBe(c2);
     const applyMs = d.journal.lastRun()!;
     expect(applyMs.status).toBe("succeeded");
