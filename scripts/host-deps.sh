@@ -45,7 +45,8 @@ if [ ${#missing[@]} -eq 0 ] && ! need_compose_v2 && ! need_nspawn; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "host-deps: missing ${missing[*]}; run as root to install them" >&2
+  extras=$(need_compose_v2 && echo " compose-v2-plugin"; need_nspawn && echo " systemd-nspawn")
+  echo "host-deps: missing ${missing[*]}${extras//$'\n'/}; run as root to install them" >&2
   exit 1
 fi
 
