@@ -99,7 +99,7 @@ describe(`the reference cutover, end to end on the sandbox host (Compose ${sb.co
     const planFile = path.join(h.stateDir, "saved-plan.json");
     const out: string[] = [];
     const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
-    expect(await runCli(["plan", h.repo, "--state-dir", h.stateDir, "--out", planFile, "--detailed-exitcode"], o)).toBe(0);
+    expect(await runCli(["plan", h.repo, "--state-dir", h.stateDir, "--out", planFile, "--detailed-exitcode"], o), out.join("\n")).toBe(0);
     const id = (await h.runner.run("docker", ["ps", "-q", "--filter", "label=com.docker.compose.service=workers"])).stdout.trim();
     await h.runner.run("docker", ["stop", "-t", "1", id]);
     expect(await runCli(["apply", planFile, "--yes", "--state-dir", h.stateDir], o)).toBe(1);
