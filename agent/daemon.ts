@@ -3,6 +3,7 @@ import { hostname, userInfo } from "node:os";
 import path from "node:path";
 import { errorMessage } from "../core/errors.js";
 import { ExecaRunner, type Runner } from "../core/runner.js";
+import { composeInUse } from "../kinds/compose-service/kind.js";
 import { Journal } from "../run/journal.js";
 import { LockHeldError, StateLock } from "../run/lock.js";
 import { recoverUnfinished, type ReconcileContext, type ReconcileEvent } from "../run/reconcile.js";
@@ -112,7 +113,7 @@ function openSourceOf(options: DaemonOptions, stateDir: string, runner: Runner):
 function openStatus(options: DaemonOptions, source: DesiredSource, journal: Journal, metrics: TackMetrics, flaps: FlapDetector, log: (line: string) => void): AgentStatus {
   const status = new AgentStatus(
     { host: options.host, source: source.description, appliedRevision: journal.lastGoodRevision(), lastRun: journal.lastRun(), suspension: readSuspension(journal) },
-    () => ({ suspension: readSuspension(journal), flapping: flaps.flapping(), lastRun: journal.lastRun() }),
+    () => ({ suspension: readSuspension(journal), flapping: flaps.flapping(), lastRun: journal.lastRun(), compose: composeInUse() }),
     (err) => log(`status listener: ${errorMessage(err)}`),
   );
   const { appliedRevision, suspension } = status.fields;

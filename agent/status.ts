@@ -1,4 +1,5 @@
 import type { ResourceKind } from "../core/refs.js";
+import type { DetectedCompose } from "../kinds/compose-service/compose-flavor.js";
 import type { RunRow } from "../run/journal.js";
 import type { FlappingResource } from "./flap-detector.js";
 import type { ReconcileResult } from "./metrics.js";
@@ -88,10 +89,12 @@ export interface DaemonStatus {
   edge: EdgeRoute[];
   /** The last reconciles, newest first (at most RECENT_RECONCILES), for the status page's run history. */
   recentReconciles: LastReconcile[];
+  /** The Compose in use (`docker compose` v2 or `docker-compose` v1, and its version), once a plan needed it. */
+  compose?: DetectedCompose | undefined;
 }
 
 /** The fields read fresh at each snapshot: the journal and the flap detector are their source of truth. */
-export type LiveFields = Pick<DaemonStatus, "suspension" | "flapping" | "lastRun">;
+export type LiveFields = Pick<DaemonStatus, "suspension" | "flapping" | "lastRun" | "compose">;
 
 export type StatusListener = (status: DaemonStatus) => void;
 

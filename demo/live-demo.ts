@@ -169,6 +169,8 @@ async function startAgent(demo: Demo): Promise<RunningDaemon> {
 async function baseline(demo: Demo, d: RunningDaemon): Promise<Map<string, string>> {
   await waitFor("the first converge", () => d.status().appliedRevision !== undefined && d.status().lastReconcile !== undefined, 240_000);
   heading("converged on the Docker baseline");
+  const compose = d.status().compose;
+  if (compose) say(`           Compose in use: ${compose.flavor} ${compose.version} (as tack status shows it)`);
   for (const l of await owners(demo.runner)) say(`           ${l}`);
   for (const l of await routes(demo.npmData)) say(`           ${l}`);
   return metricLines(await d.metrics.metrics());

@@ -67,7 +67,7 @@ export function composeFile(o: { services: ComposeServiceSpec[]; network?: strin
       },
     };
   }
-  const doc: Record<string, unknown> = { version: "3.8", services };
+  const doc: Record<string, unknown> = { services }; // no `version:` (obsolete in v2, optional in v1 ≥ 1.27)
   if (o.network) doc.networks = { default: { external: true, name: o.network } };
   return stringify(doc);
 }

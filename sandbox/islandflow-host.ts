@@ -17,6 +17,8 @@ export const CF_TOKEN = "e2e-cloudflare-token-0123456789";
  */
 export interface IslandflowHost {
   repo: string;
+  /** The systemd scope the example's units run in on this sandbox (user, as on the reference host, or system). */
+  systemdScope: "user" | "system";
   stateDir: string;
   dataRoot: string;
   cf: CloudflareEmulator;
@@ -44,6 +46,8 @@ export async function islandflowHost(): Promise<IslandflowHost> {
   let text = await readFile(yaml, "utf8");
   text = text.replace("dataDir: /home/delta/nginx-proxy-manager/data", `dataDir: ${sb.npmData}`);
   text = text.replace("ISLANDFLOW_DATA_ROOT: /var/lib/islandflow", `ISLANDFLOW_DATA_ROOT: ${dataRoot}`);
+  // A system-scope run puts the same units in /etc/systemd/system of the sandbox's system manager.
+  if (sb.systemdScope === "system") text = replaceOnce(text, "systemd: { scope: user }", "systemd: { scope: system }");
   await writeFile(yaml, text);
   for (const f of await readdir(path.join(repo, "units"))) {
     const p = path.join(repo, "units", f);
@@ -65,6 +69,7 @@ export async function islandflowHost(): Promise<IslandflowHost> {
   };
   return {
     repo,
+    systemdScope: sb.systemdScope === "system" ? "system" : "user",
     stateDir,
     dataRoot,
     cf,
@@ -94,4 +99,9 @@ export async function islandflowHost(): Promise<IslandflowHost> {
       await rm(base, { recursive: true, force: true }).catch(() => undefined);
     },
   };
+}
+
+function replaceOnce(text: string, from: string, to: string): string {
+  if (!text.includes(from)) throw new Error(`islandflow example: ${JSON.stringify(from)} not found in tack.yaml`);
+  return text.replace(from, to);
 }

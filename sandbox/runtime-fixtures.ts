@@ -56,12 +56,16 @@ export interface ComposeServiceSpec {
   environment?: Record<string, string>;
   /** A Docker health check fetching this path from the service itself (busybox wget). */
   healthcheckPath?: string;
+  labels?: Record<string, string>;
 }
 
-/** Writes `<dir>/docker-compose.yml` (v1 and v2 both read version 2.4) and the busybox health dir. */
-export function writeComposeProject(dir: string, services: ComposeServiceSpec[], image: string): string {
+/**
+ * Writes `<dir>/docker-compose.yml` and the busybox health dir. No `version:` key by default (obsolete in v2,
+ * optional in v1 since 1.27); `version` writes one, to show that a file that still has it works.
+ */
+export function writeComposeProject(dir: string, services: ComposeServiceSpec[], image: string, opts: { version?: string } = {}): string {
   mkdirSync(dir, { recursive: true });
-  const lines = ["version: '2.4'", "services:"];
+  const lines = [...(opts.version ? [`version: '${opts.version}'`] : []), "services:"];
   for (const s of services) {
     lines.push(`  ${s.name}:`);
     lines.push(`    image: ${s.image ?? image}`);
@@ -77,6 +81,10 @@ export function writeComposeProject(dir: string, services: ComposeServiceSpec[],
       lines.push("      interval: 1s");
       lines.push("      timeout: 1s");
       lines.push("      retries: 2");
+    }
+    if (s.labels) {
+      lines.push("    labels:");
+      for (const [k, v] of Object.entries(s.labels)) lines.push(`      ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
     }
     if (s.environment) {
       lines.push("    environment:");

@@ -1,4 +1,4 @@
-import { ALL_PARTS, type Part } from "./host/parts.js";
+import { ALL_PARTS, type Part, type SandboxCompose, type SandboxSystemdScope } from "./host/parts.js";
 
 /**
  * The sandbox host as tests see it: typed from the environment run-in-sandbox.ts exports. Throws (never
@@ -13,6 +13,11 @@ export interface SandboxHost {
   xdgRuntimeDir?: string;
   /** "docker compose" or "docker-compose", split into argv: [file, ...args]. */
   compose?: string[];
+  /** The Compose flavor this sandbox offers (v2 unless the run asked for v1), and its version. */
+  composeFlavor?: SandboxCompose;
+  composeVersion?: string;
+  /** system: a real system manager (systemd-nspawn) answers `systemctl` without --user, beside the user manager. */
+  systemdScope?: SandboxSystemdScope;
   busyboxImage?: string;
   npmImage?: string;
   npmData?: string;
@@ -36,6 +41,9 @@ export function sandbox(options: { parts?: Part[] } = {}, env: NodeJS.ProcessEnv
     home: parts.includes("systemd") ? env.HOME : undefined,
     xdgRuntimeDir: parts.includes("systemd") ? env.XDG_RUNTIME_DIR : undefined,
     compose: env.TACK_SANDBOX_COMPOSE?.split(" "),
+    composeFlavor: env.TACK_SANDBOX_COMPOSE_FLAVOR === "v1" || env.TACK_SANDBOX_COMPOSE_FLAVOR === "v2" ? env.TACK_SANDBOX_COMPOSE_FLAVOR : undefined,
+    composeVersion: env.TACK_SANDBOX_COMPOSE_VERSION,
+    systemdScope: parts.includes("systemd") ? (env.TACK_SANDBOX_SYSTEMD_SCOPE === "system" ? "system" : "user") : undefined,
     busyboxImage: env.TACK_SANDBOX_BUSYBOX_IMAGE,
     npmImage: env.TACK_SANDBOX_NPM_IMAGE,
     npmData: env.TACK_SANDBOX_NPM_DATA,

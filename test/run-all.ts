@@ -2,6 +2,8 @@
  * `npm test`: the unit project, then every sandbox test file in a sandbox host of its own (a fresh dockerd,
  * NPM, UFW and systemd --user per file, so no file sees what another left behind). Ends with one line
  * `tests: N passed, M failed` summing all runs; exits 1 if anything failed or a run crashed.
+ * Every file runs on the default sandbox (Compose v2, user units, as on the reference host); the files in
+ * VARIANTS run again on the other variants that concern them.
  *
  *   node --import tsx test/run-all.ts [FILTER...]    (FILTER: substrings of test file paths)
  */
@@ -45,6 +47,17 @@ async function vitest(args: string[], label: string, wrap: string[], totals: Tot
   await rm(out, { recursive: true, force: true });
 }
 
+/**
+ * Extra runs (sandbox/host/parts.ts): Compose v1 (`docker-compose`, what Debian 12 packages) and system-scope
+ * units (a real system manager booted by systemd-nspawn). Only the files that exercise the difference:
+ * each run costs a sandbox boot plus the file's own time (CI's whole suite must stay well under 90 min).
+ */
+const VARIANTS: Record<string, string[][]> = {
+  "kinds/compose-service/compose-driver.sandbox.test.ts": [["--compose", "v1"]],
+  "kinds/systemd-unit/systemd-driver.sandbox.test.ts": [["--systemd-scope", "system"]],
+  "test/e2e/reference-cutover.sandbox.test.ts": [["--systemd-scope", "system"], ["--compose", "v1"]],
+};
+
 const totals: Totals = { passed: 0, failed: 0, skipped: 0, broken: [] };
 const unitFiles: string[] = [];
 const sandboxFiles: string[] = [];
@@ -53,10 +66,15 @@ for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
   if (!e.isFile() || !f.endsWith(".test.ts") || f.split(path.sep).some((p) => p === "node_modules" || p.startsWith("."))) continue;
   (f.endsWith(".sandbox.test.ts") ? sandboxFiles : unitFiles).push(f);
 }
+// A renamed file must not drop its variant runs silently.
+for (const f of Object.keys(VARIANTS)) if (!sandboxFiles.some((s) => s.split(path.sep).join("/") === f)) totals.broken.push(`VARIANTS names ${f}, which does not exist`);
 const units = unitFiles.filter(match).sort();
 if (units.length) await vitest(["--project", "unit", ...(filters.length ? units : [])], "unit tests", [], totals);
 for (const f of sandboxFiles.filter(match).sort()) {
-  await vitest(["--project", "sandbox", f], `sandbox: ${f}`, ["node", "--import", "tsx", path.join(root, "sandbox/run-in-sandbox.ts"), "--"], totals);
+  for (const flags of [[], ...(VARIANTS[f.split(path.sep).join("/")] ?? [])]) {
+    const label = flags.length ? `sandbox (${flags.join(" ").replaceAll("--", "")}): ${f}` : `sandbox: ${f}`;
+    await vitest(["--project", "sandbox", f], label, ["node", "--import", "tsx", path.join(root, "sandbox/run-in-sandbox.ts"), ...flags, "--"], totals);
+  }
 }
 if (totals.broken.length) console.log(`\nruns that crashed or failed outside a test:\n  ${totals.broken.join("\n  ")}`);
 console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`);

@@ -57,6 +57,7 @@ export function renderStatus(s: Partial<DaemonStatus> & { agent?: string }, o: O
     o.out(`invalid revision: ${short(s.invalid.revision)}`);
     for (const l of s.invalid.locations.length ? s.invalid.locations : s.invalid.message.split("\n")) o.out(`  ${l.trim()}`);
   }
+  if (s.compose) o.out(`compose:          ${s.compose.flavor} ${s.compose.version} (${s.compose.flavor === "v2" ? "docker compose" : "docker-compose"})`);
   if (s.lastError) o.out(`last error:       ${s.lastError.split("\n")[0]}`);
 }
 

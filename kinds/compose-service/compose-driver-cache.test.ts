@@ -32,8 +32,8 @@ class ScriptedRunner implements Runner {
       return ok((await import("node:fs")).readFileSync(compose, "utf8"));
     }
     if (file === "docker-compose" && args.at(-1)!.startsWith("--hash=")) return ok(`api ${this.hashOf}\n`);
-    if (file === "docker" && args.join(" ") === "compose version") throw new CommandError(formatCommand(file, args), 1, "docker: 'compose' is not a docker command.");
-    if (file === "docker-compose" && args.join(" ") === "version") return ok("docker-compose version 1.29.2\n");
+    if (file === "docker" && args.join(" ") === "compose version --short") throw new CommandError(formatCommand(file, args), 1, "docker: 'compose' is not a docker command.");
+    if (file === "docker-compose" && args.join(" ") === "version --short") return ok("1.29.2\n");
     throw new Error(`unexpected command ${formatCommand(file, args)}`);
   }
 
@@ -133,7 +133,7 @@ describe("compose driver with a state dir", () => {
     runner = new IdentifiedRunner();
     // One "process": the state dir's caches, as kinds/index.ts makes them.
     const first = await new ComposeDriver({ runner, stateDir }).observe([api]);
-    expect(runner.history.map((r) => `${r.file} ${r.args.at(-1)}`)).toContain("docker-compose version");
+    expect(runner.history.map((r) => `${r.file} ${r.args.join(" ")}`)).toContain("docker-compose version --short");
     expect(runner.composeCalls()).toBe(3); // version, config, config --hash
     // Another "process": nothing in memory, the same files.
     const mark = runner.history.length;

@@ -49,11 +49,27 @@ function composeRuns(mark: number): string[] {
 }
 
 describe("compose driver on a real dockerd", () => {
-  it("detects the compose flavor once", async () => {
+  it("detects the compose flavor the sandbox offers, once (v2 preferred: v1 runs hide the plugin)", async () => {
+    expect(await driver.flavor()).toBe(host.composeFlavor);
     expect(await driver.flavor()).toBe(composeCmd === "docker compose" ? "v2" : "v1");
+    expect((await driver.detect()).version).toBe(host.composeVersion);
     const before = runner.history.length;
     await driver.flavor();
     expect(runner.history.length).toBe(before);
+  });
+
+  it("a file that still has `version:`, a label value holding `,key=`: observed exactly, converged in one up", async () => {
+    const vdir = join(host.dir, "compose-versioned");
+    const labels = { "tack.test": "a,com.docker.compose.service=evil,com.docker.compose.oneoff=True" };
+    const vfile = writeComposeProject(vdir, [{ name: "svc", port: 8080, labels }], image, { version: "2.4" });
+    const svc = desiredService("tackv", "svc", vfile, { scope: "versioned" });
+    expect(await converge([svc])).toHaveLength(1);
+    const seen = (await driver.observe([svc])).get(svc.name)!;
+    expect(seen.containers).toMatchObject([{ state: "running", configHash: seen.expectedHash }]);
+    // v2 names containers project-service-N, v1 project_service_N; tack reads neither, only labels.
+    expect(seen.containers[0]!.name).toBe(host.composeFlavor === "v2" ? "tackv-svc-1" : "tackv_svc_1");
+    expect(await converge([svc])).toEqual([]);
+    expect(await converge([{ ...svc, state: "removed" }])).toHaveLength(1);
   });
 
   it("brings two services up in one batched call, then converges with zero mutations", async () => {

@@ -1,12 +1,13 @@
 import { parse as parseYaml } from "yaml";
 import type { Change } from "../../core/changes.js";
-import { ApplyError, CommandError, HostError, TransientError, UserError } from "../../core/errors.js";
+import { ApplyError, CommandError, TransientError, UserError } from "../../core/errors.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import type { Runner, RunResult } from "../../core/runner.js";
 import { randomUUID } from "node:crypto";
 import { stateCache, type StateCache } from "../../core/state-cache.js";
 import { configKey, flavorKey, hashKey, persistentOutputCache, sharedOutputCache, type OutputCache } from "./config-cache.js";
+import { composeCommand, detectCompose, type ComposeFlavor, type DetectedCompose } from "./compose-flavor.js";
 import {
   SERVICE_KIND,
   parseHealth,
@@ -20,11 +21,12 @@ import {
  * `<service> <hash>` lines for `--hash=a,b`). Apply batches `up -d --no-deps` and `rm -s -f` per project.
  * Services are always named for --hash: `--hash=*` printed nothing in compose v2.23.0 (docker/compose#11145).
  * v1's hash includes the image id, so a rebuilt image is drift too, exactly as `up` sees it.
+ * v1/v2 differences: compose-flavor.ts.
  * Both outputs are cached process-wide (config-cache.ts): v1 starts up in ~1 s per call, so an unchanged
  * project is observed with `docker ps` and one `docker image inspect` only.
  */
 
-export type ComposeFlavor = "v2" | "v1";
+export type { ComposeFlavor } from "./compose-flavor.js";
 
 export interface ComposeDriverOptions {
   runner: Runner;
@@ -55,6 +57,28 @@ const MISSING_IMAGE = /No such image: ?([^\s"']+)/gi;
 
 /** `version` output of each flavor detected in this process: part of the cache key. */
 const detectedVersions: Partial<Record<ComposeFlavor, string>> = {};
+
+/**
+ * `docker ps` row: one Go template per label, not the joined `Labels` string, whose order varies between calls
+ * and whose values may hold `,k=v` (v2 adds labels with commas). A missing label prints "".
+ */
+const PS_FORMAT = `{"ID":{{json .ID}},"Names":{{json .Names}},"State":{{json .State}},"Status":{{json .Status}},${[
+  ["Service", "com.docker.compose.service"],
+  ["ConfigHash", "com.docker.compose.config-hash"],
+  ["OneOff", "com.docker.compose.oneoff"],
+]
+  .map(([k, label]) => `"${k}":{{json (.Label "${label}")}}`)
+  .join(",")}}`;
+
+export interface PsRow {
+  ID: string;
+  Names: string;
+  State: string;
+  Status: string;
+  Service: string;
+  ConfigHash: string;
+  OneOff: string;
+}
 const runnerIds = new WeakMap<Runner, string>();
 let nextRunnerId = 1;
 // Unique to this process: a runner without an identity must never match a key another process stored.
@@ -69,7 +93,7 @@ function runnerId(runner: Runner): string {
 export class ComposeDriver {
   readonly kind = SERVICE_KIND;
   private readonly runner: Runner;
-  private flavorPromise: Promise<ComposeFlavor> | undefined;
+  private detected: Promise<DetectedCompose> | undefined;
   private readonly cache: OutputCache | undefined;
   private readonly flavors: StateCache | undefined;
 
@@ -78,47 +102,39 @@ export class ComposeDriver {
     const persist = options.stateDir !== undefined && options.runner.identity !== undefined;
     this.cache = options.outputCache === false ? undefined : (options.outputCache ?? (persist ? persistentOutputCache(options.stateDir!) : sharedOutputCache));
     if (persist && options.outputCache !== false) this.flavors = stateCache(options.stateDir!, "compose-flavor", 8);
-    if (options.flavor) this.flavorPromise = Promise.resolve(options.flavor);
+    if (options.flavor) this.detected = Promise.resolve({ flavor: options.flavor, version: detectedVersions[options.flavor] ?? "" });
+  }
+
+  async flavor(): Promise<ComposeFlavor> {
+    return (await this.detect()).flavor;
   }
 
   /**
-   * `docker compose` when the plugin answers, else `docker-compose`; asked once per driver, or remembered in the
-   * state dir while the executables that could answer are unchanged (v1's `version` is a ~0.4 s Python start-up).
+   * `docker compose` when the plugin answers, else `docker-compose` (compose-flavor.ts), with its version; asked
+   * once per driver, or remembered in the state dir while the executables that could answer are unchanged
+   * (v1's `version` is a ~0.4 s Python start-up).
    */
-  flavor(): Promise<ComposeFlavor> {
-    this.flavorPromise ??= (async () => {
+  detect(): Promise<DetectedCompose> {
+    this.detected ??= (async () => {
       const key = this.flavors ? await flavorKey(runnerId(this.runner)).catch(() => undefined) : undefined;
       const known = key ? this.flavors?.get(key) : undefined;
+      let d: DetectedCompose;
       if (known) {
-        const [flavor, version] = known.split("\0") as [ComposeFlavor, string];
-        detectedVersions[flavor] = version;
-        return flavor;
+        const [flavor, version = ""] = known.split("\0") as [ComposeFlavor, string?];
+        d = { flavor, version };
+      } else {
+        d = await detectCompose(this.runner);
+        if (key) this.flavors?.set(key, `${d.flavor}\0${d.version}`);
       }
-      const detected = await this.detectFlavor();
-      if (key) this.flavors?.set(key, `${detected}\0${detectedVersions[detected] ?? ""}`);
-      return detected;
+      detectedVersions[d.flavor] = d.version;
+      return d;
     })();
-    return this.flavorPromise;
-  }
-
-  private async detectFlavor(): Promise<ComposeFlavor> {
-    try {
-      detectedVersions.v2 = (await this.runner.run("docker", ["compose", "version"], {})).stdout.trim();
-      return "v2";
-    } catch {
-      try {
-        detectedVersions.v1 = (await this.runner.run("docker-compose", ["version"], {})).stdout.trim();
-        return "v1";
-      } catch (err) {
-        throw new HostError(`neither "docker compose" nor "docker-compose" works on this host: ${(err as Error).message}`);
-      }
-    }
+    return this.detected;
   }
 
   private async compose(p: ProjectKey, args: string[], mutates: boolean): Promise<RunResult> {
-    const flavor = await this.flavor();
     const common = ["-p", p.project, "--project-directory", p.workingDir, ...p.files.flatMap((f) => ["-f", f]), ...args];
-    const [file, all] = flavor === "v2" ? ["docker", ["compose", ...common]] : ["docker-compose", common];
+    const [file, all] = composeCommand(await this.flavor(), common);
     return this.runner.run(file, all, { mutates, cwd: p.workingDir, env: p.env });
   }
 
@@ -165,29 +181,11 @@ export class ComposeDriver {
   private async containers(project: string, services: DesiredComposeService[]): Promise<Map<string, ObservedContainer[]>> {
     let stdout: string;
     try {
-      ({ stdout } = await this.runner.run("docker", ["ps", "-a", "--no-trunc", "--filter", `label=com.docker.compose.project=${project}`, "--format", "{{json .}}"], {}));
+      ({ stdout } = await this.runner.run("docker", ["ps", "-a", "--no-trunc", "--filter", `label=com.docker.compose.project=${project}`, "--format", PS_FORMAT], {}));
     } catch (err) {
       throw this.dockerError(err, services.map((s) => s.name));
     }
-    const out = new Map<string, ObservedContainer[]>();
-    for (const line of stdout.split("\n")) {
-      if (!line.trim()) continue;
-      const row = JSON.parse(line) as { ID: string; Names: string; State?: string; Status: string; Labels: string };
-      const labels = parseLabels(row.Labels);
-      if (labels["com.docker.compose.oneoff"] === "True") continue;
-      const service = labels["com.docker.compose.service"] ?? "";
-      const list = out.get(service) ?? [];
-      list.push({
-        id: row.ID,
-        name: row.Names,
-        state: row.State ?? (row.Status.startsWith("Up") ? "running" : "exited"),
-        status: row.Status,
-        health: parseHealth(row.Status),
-        configHash: labels["com.docker.compose.config-hash"] ?? "",
-      });
-      out.set(service, list);
-    }
-    return out;
+    return containersByService(stdout);
   }
 
   /** The cache key of the project's `config` output; undefined: run compose (no cache, or an input unreadable). */
@@ -345,12 +343,16 @@ function groupByProject(desired: DesiredComposeService[]): Map<ProjectKey, Desir
   return new Map([...byKey.values()].map((e) => [e.key, e.list]));
 }
 
-/** `docker ps` joins labels as `k=v,k=v`; a value may hold commas (config_files), so split on `,key=`. */
-export function parseLabels(joined: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of joined.split(/,(?=[\w.-]+=)/)) {
-    const eq = part.indexOf("=");
-    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
+/** `docker ps --format PS_FORMAT` lines → containers by service; one-off (`compose run`) containers left out. */
+export function containersByService(stdout: string): Map<string, ObservedContainer[]> {
+  const out = new Map<string, ObservedContainer[]>();
+  for (const line of stdout.split("\n")) {
+    if (!line.trim()) continue;
+    const row = JSON.parse(line) as PsRow;
+    if (row.OneOff.toLowerCase() === "true") continue;
+    const list = out.get(row.Service) ?? [];
+    list.push({ id: row.ID, name: row.Names, state: row.State, status: row.Status, health: parseHealth(row.Status), configHash: row.ConfigHash });
+    out.set(row.Service, list);
   }
   return out;
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import { parseDocument } from "yaml";
 import { LruCache } from "../../core/lru-cache.js";
 import { stateCache, type StateCache } from "../../core/state-cache.js";
+import type { ComposeFlavor } from "./compose-flavor.js";
 
 /**
  * A process-wide, bounded cache of what `compose config` and `compose config --hash=...` print.
@@ -27,10 +28,8 @@ import { stateCache, type StateCache } from "../../core/state-cache.js";
  * `tack plan` process starts warm; the keys are the same, so are the invalidations.
  */
 
-export type Flavor = "v1" | "v2";
-
 export interface ComposeInputs {
-  flavor: Flavor;
+  flavor: ComposeFlavor;
   /** `version` output of the flavor when this process detected it. */
   version?: string;
   project: string;
@@ -221,7 +220,7 @@ function candidates(ref: string, bases: string[], file: string): string[] {
 }
 
 /** Path, size, mtime and inode of the compose executable: an upgrade in place changes the key. */
-async function executableIdentity(flavor: Flavor | "docker", env: NodeJS.ProcessEnv): Promise<string> {
+async function executableIdentity(flavor: ComposeFlavor | "docker", env: NodeJS.ProcessEnv): Promise<string> {
   const name = flavor === "docker" ? "docker" : "docker-compose";
   const dirs =
     flavor !== "v2"

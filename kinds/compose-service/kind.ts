@@ -2,7 +2,8 @@ import type { Change } from "../../core/changes.js";
 import { defaultRetryBudgetMs, retryTransient } from "../../core/retry.js";
 import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
 import type { DesiredComposeService } from "../../core/resources.js";
-import { ComposeDriver, type ComposeFlavor } from "./compose-driver.js";
+import { ComposeDriver } from "./compose-driver.js";
+import type { DetectedCompose } from "./compose-flavor.js";
 import { planServices, type ObservedService } from "./compose-plan.js";
 import { observeUndesired, pruneServices, removeContainers, ServiceInventory } from "./service-prune.js";
 import { servicesEvidence, servicesState, serving } from "./service-state.js";
@@ -35,7 +36,12 @@ function describe(c: Change<DesiredComposeService, ObservedService>): string {
 }
 
 // `docker compose` vs `docker-compose` is detected once per process, not once per plan (v1 takes ~1 s to answer).
-let composeFlavor: ComposeFlavor | undefined;
+let detected: DetectedCompose | undefined;
+
+/** The Compose this process uses (flavor and version), for `tack status`; undefined until a plan needed one. */
+export function composeInUse(): DetectedCompose | undefined {
+  return detected;
+}
 
 export const composeService: Kind<DesiredComposeService, ObservedService> = {
   kind: "compose.service",
@@ -56,8 +62,8 @@ export const composeService: Kind<DesiredComposeService, ObservedService> = {
   describe,
   runtime: { owner: "docker", serving, isStopSide },
   async connect(host, ctx) {
-    const compose = new ComposeDriver({ runner: ctx.runner, stateDir: ctx.stateDir, ...(composeFlavor ? { flavor: composeFlavor } : {}) });
-    if (!composeFlavor && host.resources["compose.service"].length) void compose.flavor().then((f) => (composeFlavor = f), () => undefined);
+    const compose = new ComposeDriver({ runner: ctx.runner, stateDir: ctx.stateDir, ...(detected ? { flavor: detected.flavor } : {}) });
+    if (!detected && host.resources["compose.service"].length) void compose.detect().then((d) => (detected = d), () => undefined);
     const inventory = new ServiceInventory(ctx.inventory);
     return {
       async observe(desired) {

@@ -6,21 +6,28 @@ import { ExecaRunner } from "../../core/runner.js";
 import type { DesiredSystemdUnit } from "../../core/resources.js";
 import { PHASES } from "../../core/changes.js";
 import { sandbox } from "../../sandbox/sandbox-env.js";
-import { busyboxUnit, desiredUnit, httpOk, mutationsSince, writeHealthDir } from "../../sandbox/runtime-fixtures.js";
+import { busyboxUnit, desiredUnit as unitOf, httpOk, mutationsSince, writeHealthDir } from "../../sandbox/runtime-fixtures.js";
 import { SystemdDriver } from "./systemd-driver.js";
 import { planUnits, unitFindings } from "./unit-plan.js";
 
 const host = sandbox({ parts: ["systemd"] });
+// The run's scope: user (systemd --user) or system (a real system manager booted by systemd-nspawn).
+const scope = host.systemdScope ?? "user";
+const sc = scope === "user" ? "systemctl --user" : "systemctl";
+const scopeArgs = scope === "user" ? ["--user"] : [];
 const runner = new ExecaRunner();
 const stateDir = join(host.dir, "units-state");
-const driver = new SystemdDriver({ runner, systemdScope: "user", stateDir, startSettleMs: 300 });
+const driver = new SystemdDriver({ runner, systemdScope: scope, stateDir, startSettleMs: 300 });
+const desiredUnit = (name: string, content: string, over: Partial<DesiredSystemdUnit> = {}) => unitOf(name, content, { systemdScope: scope, ...over });
 const www = writeHealthDir(join(host.dir, "units-www"), "native ok\n");
 const started: string[] = [];
 
 /** observe → plan → apply per phase; returns the mutating commands it ran. */
 async function converge(desired: DesiredSystemdUnit[]): Promise<string[]> {
   const mark = runner.history.length;
-  const changes = planUnits(desired, await driver.observe(desired));
+  // Each call names only the units it is about: pruning the other units tack installed (what a desired state
+  // no longer names) is the prune tests' subject, not these.
+  const changes = planUnits(desired, await driver.observe(desired)).filter((c) => !c.prune);
   for (const phase of PHASES) {
     const batch = changes.filter((c) => c.phase === phase);
     if (batch.length) await driver.apply(batch);
@@ -32,22 +39,25 @@ async function expectConverged(desired: DesiredSystemdUnit[]): Promise<void> {
   expect(await converge(desired)).toEqual([]);
 }
 
-beforeAll(() => {
-  expect(driver.unitDir).toBe(join(host.home!, ".config/systemd/user"));
+beforeAll(async () => {
+  // The system scope is a real system manager in a container of its own, not the user manager under another name.
+  const virt = await runner.run("systemctl", [...scopeArgs, "show", "-p", "Virtualization", "--value"]);
+  if (scope === "system") expect(virt.stdout.trim()).toBe("systemd-nspawn");
+  expect(driver.unitDir).toBe(scope === "user" ? join(host.home!, ".config/systemd/user") : "/etc/systemd/system");
 });
 
 afterAll(async () => {
-  if (started.length) await runner.run("systemctl", ["--user", "stop", ...started], { okExitCodes: [0, 1, 5] });
+  if (started.length) await runner.run("systemctl", [...scopeArgs, "stop", ...started], { okExitCodes: [0, 1, 5] });
 });
 
-describe("systemd driver on a real user manager", () => {
+describe(`systemd driver on a real ${scope} manager`, () => {
   it("installs and starts a unit, then converges with zero mutations", async () => {
     const u = desiredUnit("tack-a.service", busyboxUnit({ description: "a", port: 18101, dir: www }));
     started.push(u.name);
     const ran = await converge([u]);
     expect(ran.filter((c) => c.includes("daemon-reload"))).toHaveLength(1);
-    expect(ran).toContain("systemctl --user enable -- tack-a.service");
-    expect(ran).toContain("systemctl --user start -- tack-a.service");
+    expect(ran).toContain(`${sc} enable -- tack-a.service`);
+    expect(ran).toContain(`${sc} start -- tack-a.service`);
     expect(await httpOk("http://127.0.0.1:18101/health")).toBe(true);
     const seen = (await driver.observe([u])).get(u.name)!;
     expect(seen).toMatchObject({ activeState: "active", unitFileState: "enabled", installedByTack: true });
@@ -60,19 +70,19 @@ describe("systemd driver on a real user manager", () => {
     started.push(b.name, c.name);
     const ran = await converge([b, c]);
     expect(ran.filter((x) => x.includes("daemon-reload"))).toHaveLength(1);
-    expect(ran).toContain("systemctl --user start -- tack-b.service tack-c.service");
-    expect(ran).toContain("systemctl --user enable -- tack-b.service tack-c.service");
+    expect(ran).toContain(`${sc} start -- tack-b.service tack-c.service`);
+    expect(ran).toContain(`${sc} enable -- tack-b.service tack-c.service`);
     await expectConverged([b, c]);
   });
 
   it("restarts a running unit exactly once when its file changes", async () => {
-    const before = await runner.run("systemctl", ["--user", "show", "-p", "MainPID", "--value", "tack-a.service"]);
+    const before = await runner.run("systemctl", [...scopeArgs, "show", "-p", "MainPID", "--value", "tack-a.service"]);
     const u = desiredUnit("tack-a.service", busyboxUnit({ description: "a, second edition", port: 18101, dir: www }));
     const ran = await converge([u]);
-    expect(ran.filter((c) => c.includes(" restart "))).toEqual(["systemctl --user restart -- tack-a.service"]);
+    expect(ran.filter((c) => c.includes(" restart "))).toEqual([`${sc} restart -- tack-a.service`]);
     expect(ran.filter((c) => c.includes("daemon-reload"))).toHaveLength(1);
     expect(ran.filter((c) => c.includes(" start "))).toEqual([]);
-    const after = await runner.run("systemctl", ["--user", "show", "-p", "MainPID", "--value", "tack-a.service"]);
+    const after = await runner.run("systemctl", [...scopeArgs, "show", "-p", "MainPID", "--value", "tack-a.service"]);
     expect(after.stdout.trim()).not.toBe(before.stdout.trim());
     expect(await httpOk("http://127.0.0.1:18101/health")).toBe(true);
     await expectConverged([u]);
@@ -81,7 +91,7 @@ describe("systemd driver on a real user manager", () => {
   it("stops and disables (a retired native owner), then converges", async () => {
     const b = desiredUnit("tack-b.service", busyboxUnit({ description: "b", port: 18102, dir: www }), { active: false, enabled: false });
     const ran = await converge([b]);
-    expect(ran).toEqual(["systemctl --user stop -- tack-b.service", "systemctl --user disable -- tack-b.service"]);
+    expect(ran).toEqual([`${sc} stop -- tack-b.service`, `${sc} disable -- tack-b.service`]);
     expect(await httpOk("http://127.0.0.1:18102/health")).toBe(false);
     await expectConverged([b]);
   });
@@ -90,14 +100,14 @@ describe("systemd driver on a real user manager", () => {
     const c = desiredUnit("tack-c.service", busyboxUnit({ description: "c", port: 18103, dir: www }), { present: false });
     const ran = await converge([c]);
     expect(ran).toEqual([
-      "systemctl --user stop -- tack-c.service",
-      "systemctl --user disable -- tack-c.service",
-      "systemctl --user daemon-reload",
+      `${sc} stop -- tack-c.service`,
+      `${sc} disable -- tack-c.service`,
+      `${sc} daemon-reload`,
     ]);
     expect(existsSync(driver.filePath(c.name))).toBe(false);
     const seen = (await driver.observe([c])).get(c.name)!;
     expect(seen).toMatchObject({ loadState: "not-found", activeState: "inactive", installedByTack: false, contentHash: undefined });
-    expect(await driver.inventory.list()).not.toContain("user/tack-c.service");
+    expect(await driver.inventory.list()).not.toContain(`${scope}/tack-c.service`);
     await expectConverged([c]);
   });
 
@@ -105,10 +115,11 @@ describe("systemd driver on a real user manager", () => {
     const name = "hand-made.service";
     mkdirSync(driver.unitDir, { recursive: true });
     writeFileSync(driver.filePath(name), busyboxUnit({ description: "hand", port: 18104, dir: www }));
-    await runner.run("systemctl", ["--user", "daemon-reload"], { mutates: true });
+    await runner.run("systemctl", [...scopeArgs, "daemon-reload"], { mutates: true });
     const d = desiredUnit(name, "irrelevant", { present: false });
     const actual = await driver.observe([d]);
-    expect(planUnits([d], actual)).toEqual([]);
+    // (the plan also prunes the units earlier tests installed, which this desired state does not name)
+    expect(planUnits([d], actual).filter((c) => c.ref.name === name)).toEqual([]);
     expect(unitFindings([d], actual).map((f) => f.message)).toEqual([expect.stringMatching(/hand-made.service was not installed by tack/)]);
     expect(existsSync(driver.filePath(name))).toBe(true);
   });

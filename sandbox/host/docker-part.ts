@@ -29,11 +29,3 @@ export async function waitForDocker(run: Runner, dir: string, withNpmImage: bool
   const work = join(dir, "images");
   await Promise.all([buildBusyboxImage(run, work), withNpmImage ? buildNpmImage(run, work) : Promise.resolve()]);
 }
-
-/** The compose command line that works here: `docker compose` (v2) if present, else `docker-compose` (v1). */
-export async function detectCompose(run: Runner): Promise<string> {
-  const v2 = await run.run("docker", ["compose", "version"], { okExitCodes: [0, 1, 125] }).catch(() => undefined);
-  if (v2?.exitCode === 0) return "docker compose";
-  await run.run("docker-compose", ["version"]);
-  return "docker-compose";
-}

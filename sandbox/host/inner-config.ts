@@ -1,10 +1,12 @@
 import type { CgroupHierarchy } from "./cgroups.js";
-import type { Part } from "./parts.js";
+import type { Part, SandboxCompose, SandboxSystemdScope } from "./parts.js";
 
 /** What the launcher hands to the process that sets the host up inside the namespaces (env var, JSON). */
 export interface InnerConfig {
   dir: string;
   parts: Part[];
+  compose: SandboxCompose;
+  systemdScope: SandboxSystemdScope;
   cgroups: CgroupHierarchy[];
   command: string[];
   cwd: string;

@@ -3,12 +3,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ExecaRunner } from "../../core/runner.js";
 import { setupBase } from "./base.js";
-import { detectCompose, startDocker, waitForDocker } from "./docker-part.js";
+import { setUpCompose } from "./compose-part.js";
+import { startDocker, waitForDocker } from "./docker-part.js";
 import { BUSYBOX_IMAGE, NPM_IMAGE } from "./images.js";
 import { INNER_CONFIG_VAR, type InnerConfig } from "./inner-config.js";
 import { NPM_CONTAINER, NPM_NETWORK, startNpm } from "./npm-part.js";
 import { setupUfw } from "./ufw-part.js";
 import { startSystemd, waitForSystemd } from "./systemd-part.js";
+import { bootSystemManager, stopSystemManager, type SystemManager } from "./system-manager-part.js";
 
 /**
  * Runs inside the namespaces, under tini (pid 1): sets up the parts, runs the command with the sandbox's
@@ -24,6 +26,7 @@ delete process.env.TACK_SANDBOX_CGROUP_PROCS;
 const config = JSON.parse(raw) as InnerConfig;
 
 let commandPid: number | undefined;
+let systemManager: SystemManager | undefined;
 let stopping = false;
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => {
@@ -57,16 +60,24 @@ async function setUp(): Promise<Record<string, string>> {
   const systemd = parts.includes("systemd") ? startSystemd(dir) : undefined;
   const docker = parts.includes("docker") ? startDocker(dir) : undefined;
   if (docker) process.env.DOCKER_HOST = docker.DOCKER_HOST;
-  const [, , , compose] = await Promise.all([
+  const [, , , compose, system] = await Promise.all([
     parts.includes("ufw") ? timed("ufw", () => setupUfw(run, dir)) : undefined,
     systemd ? timed("systemd", () => waitForSystemd(run, systemd)) : undefined,
     docker ? timed("docker+images", () => waitForDocker(run, dir, parts.includes("npm"))) : undefined,
-    docker ? timed("compose-detect", () => detectCompose(run)) : undefined,
+    docker ? timed("compose-detect", () => setUpCompose(run, dir, config.compose)) : undefined,
+    systemd && config.systemdScope === "system" ? timed("systemd-system", () => bootSystemManager(run, dir)) : undefined,
   ]);
-  if (systemd) Object.assign(env, systemd);
+  if (systemd) Object.assign(env, systemd, { TACK_SANDBOX_SYSTEMD_SCOPE: config.systemdScope });
+  if (system) {
+    systemManager = system;
+    Object.assign(env, system.env);
+  }
   if (docker && compose) {
-    Object.assign(env, docker);
-    env.TACK_SANDBOX_COMPOSE = compose;
+    Object.assign(env, docker, compose.env);
+    process.env.DOCKER_CONFIG = compose.env.DOCKER_CONFIG;
+    env.TACK_SANDBOX_COMPOSE = compose.command;
+    env.TACK_SANDBOX_COMPOSE_FLAVOR = config.compose;
+    env.TACK_SANDBOX_COMPOSE_VERSION = compose.version;
     env.TACK_SANDBOX_BUSYBOX_IMAGE = BUSYBOX_IMAGE;
   }
   if (parts.includes("npm")) {
@@ -87,7 +98,7 @@ async function main(): Promise<number> {
   } catch (e) {
     process.stderr.write(`run-in-sandbox: set-up failed: ${e instanceof Error ? e.message : String(e)}\n`);
     // The scratch dir (and its logs) is removed at exit: show the daemons' last words now.
-    for (const log of ["dockerd.log", "systemd-user.log"]) {
+    for (const log of ["dockerd.log", "systemd-user.log", "systemd-system.log"]) {
       const path = join(config.dir, log);
       if (!existsSync(path)) continue;
       const tail = readFileSync(path, "utf8").trimEnd().split("\n").slice(-15).join("\n");
@@ -108,4 +119,10 @@ async function main(): Promise<number> {
   });
 }
 
-process.exit(await main());
+const code = await main();
+if (systemManager) {
+  // A clean poweroff (units stopped in order) rather than the pid namespace's SIGKILL; timed for the README.
+  const ms = await stopSystemManager(new ExecaRunner(), systemManager);
+  process.stderr.write(`run-in-sandbox: system manager powered off in ${ms} ms\n`);
+}
+process.exit(code);

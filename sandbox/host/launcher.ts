@@ -60,7 +60,7 @@ export async function runInSandbox(args: LauncherArgs): Promise<number> {
   for (const d of sweepStaleSandboxes()) process.stderr.write(`run-in-sandbox: removed ${d}, left by a sandbox whose launcher died\n`);
   const dir = mkdtempSync("/tmp/tack-sandbox-");
   const cgroups = planCgroups(basename(dir));
-  const config: InnerConfig = { dir, parts: args.parts, cgroups, command: args.command, cwd: process.cwd() };
+  const config: InnerConfig = { dir, parts: args.parts, compose: args.compose, systemdScope: args.systemdScope, cgroups, command: args.command, cwd: process.cwd() };
   let code = 1;
   try {
     createCgroups(cgroups);

@@ -1,8 +1,10 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../cli/program.js";
 import { requestFromNpm, npmBridge } from "../../sandbox/fixtures.js";
 import { islandflowHost, type IslandflowHost } from "../../sandbox/islandflow-host.js";
+import { sandbox } from "../../sandbox/sandbox-env.js";
 
 const ALL = ["api", "workers", "ingest-options", "web"] as const;
 const owners = (o: "native" | "docker") => Object.fromEntries(ALL.map((s) => [s, o]));
@@ -12,12 +14,16 @@ async function composeServicesRunning(h: IslandflowHost): Promise<string[]> {
   return r.stdout.split("\n").filter(Boolean).sort();
 }
 
+/** Active islandflow units of the run's manager: the user manager, or the system manager in system scope. */
 async function activeUnits(h: IslandflowHost): Promise<string[]> {
-  const r = await h.runner.run("systemctl", ["--user", "list-units", "--state=active", "--no-legend", "--plain", "islandflow-*"]);
+  const scope = h.systemdScope === "user" ? ["--user"] : [];
+  const r = await h.runner.run("systemctl", [...scope, "list-units", "--state=active", "--no-legend", "--plain", "islandflow-*"]);
   return r.stdout.split("\n").map((l) => l.split(/\s+/)[0]!).filter(Boolean).sort();
 }
 
-describe("the reference cutover, end to end on the sandbox host", () => {
+const sb = sandbox({ parts: ["systemd", "docker", "ufw", "npm"] });
+
+describe(`the reference cutover, end to end on the sandbox host (Compose ${sb.composeFlavor}, ${sb.systemdScope} units)`, () => {
   let h: IslandflowHost;
   beforeAll(async () => {
     h = await islandflowHost();
@@ -55,6 +61,9 @@ describe("the reference cutover, end to end on the sandbox host", () => {
       "islandflow-web.service",
       "islandflow-workers.service",
     ]);
+    // Where the units live says which manager runs them: /etc/systemd/system is the usual production setup.
+    const unitDir = h.systemdScope === "system" ? "/etc/systemd/system" : path.join(process.env.HOME!, ".config/systemd/user");
+    expect(existsSync(path.join(unitDir, "islandflow-api.service"))).toBe(true);
     const { gateway, subnet } = await npmBridge();
     const api = await requestFromNpm({ host: "api.flow.example.org", path: "/health" });
     expect(api.body.trim()).toBe("islandflow api native");
@@ -90,7 +99,7 @@ describe("the reference cutover, end to end on the sandbox host", () => {
     const planFile = path.join(h.stateDir, "saved-plan.json");
     const out: string[] = [];
     const o = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
-    expect(await runCli(["plan", h.repo, "--state-dir", h.stateDir, "--out", planFile, "--detailed-exitcode"], o)).toBe(0);
+    expect(await runCli(["plan", h.repo, "--state-dir", h.stateDir, "--out", planFile, "--detailed-exitcode"], o), out.join("\n")).toBe(0);
     const id = (await h.runner.run("docker", ["ps", "-q", "--filter", "label=com.docker.compose.service=workers"])).stdout.trim();
     await h.runner.run("docker", ["stop", "-t", "1", id]);
     expect(await runCli(["apply", planFile, "--yes", "--state-dir", h.stateDir], o)).toBe(1);
