@@ -51,7 +51,9 @@ describe("tack daemon on the sandbox host", () => {
     const seen = new Set<string>();
     await waitFor("native through NPM", async () => {
       const s = await h.status(d!);
-      if (s.lastReconcile && Date.parse(s.lastReconcile.at) >= t0) for (const t of s.lastReconcile.triggers) seen.add(t);
+      // The agent keeps its last reconciles (newest first): sampling lastReconcile alone could miss one.
+      for (const r of [...(s.recentReconciles ?? []), ...(s.lastReconcile ? [s.lastReconcile] : [])])
+        if (Date.parse(r.at) >= t0) for (const t of r.triggers) seen.add(t);
       return s.appliedRevision === c2 && (await h.servedBy()) === "native";
     }, 120_000);
     timings.poll = Date.now() - t0;
