@@ -7,7 +7,10 @@ import { applyRevision, type ApplyOutcome, type ReconcileContext, type Reconcile
 import { leftAfterApply, recordDrift } from "./drift-report.js";
 import type { FlapDetector } from "./flap-detector.js";
 import type { ReconcileResult, TackMetrics } from "./metrics.js";
-import type { AgentStatus } from "./status.js";
+import type { AgentStatus, PendingPlan } from "./status.js";
+import { describeChange } from "../engine/cutover-summary.js";
+import type { Plan } from "../engine/plan.js";
+import { buildSteps } from "../engine/steps.js";
 import { appliedOwners, keptOwners, topologyOf } from "./topology.js";
 
 /**
@@ -96,7 +99,10 @@ export class Applier {
         const o = await applyRevision({ dir, revision, ...(leaveAlone.length ? { leaveAlone } : {}) }, this.ctx);
         this.recordOutcome(o);
         if (o.status === "applied") this.d.log(`applied ${revision}`);
-        if (o.status === "applied" || o.status === "no-changes") this.d.status.succeeded();
+        if (o.status === "applied" || o.status === "no-changes") {
+          this.d.status.succeeded();
+          this.d.status.planned(undefined);
+        } else if (o.plan && this.lastHost) this.d.status.planned(pendingPlanOf(o.plan, this.lastHost, o.status === "failed-transient" ? "transient" : "failed"));
         if (o.status === "failed-transient") this.d.log(`${revision} not applied (${o.failureClass === "host" ? "host problem" : "transient"}): ${o.error}; it will be tried again`);
         return o.status === "failed-transient" && o.failureClass === "host" ? "stalled" : RESULT_OF[o.status];
       } catch (err) {
@@ -144,6 +150,8 @@ export class Applier {
       return "invalid";
     }
     if (err instanceof UnsafePlanError) {
+      const pending = status.fields.pendingPlan;
+      if (pending?.revision === revision) status.planned({ ...pending, state: "refused" });
       journal.setRevision(revision, "failed", `refused: ${err.message}`);
       const message = `${revision} refused: ${err.message}`;
       status.failed(message);
@@ -166,8 +174,22 @@ export class Applier {
     } else if (e.type === "plan") {
       this.resolvedHost = e.host;
       // The page shows a cutover under way: desired moves now, observed stays until the apply or a probe says.
-      if (e.purpose === "apply") this.d.status.topology(topologyOf(e.host, keptOwners(this.d.status.fields.scopes)));
+      if (e.purpose === "apply") {
+        this.d.status.topology(topologyOf(e.host, keptOwners(this.d.status.fields.scopes)));
+        if (e.plan.changes.length || e.plan.findings.some((f) => f.severity === "error")) this.d.status.planned(pendingPlanOf(e.plan, e.host, "applying"));
+      }
       if (e.plan.changes.length) log(`${e.purpose} plan of ${e.plan.revision}: ${e.plan.changes.length} change(s)`);
     }
   }
+}
+
+/** A plan as the status page shows it: changes in a reviewer's words, and the findings that matter. */
+function pendingPlanOf(plan: Plan, host: ResolvedHost, state: PendingPlan["state"]): PendingPlan {
+  const steps = buildSteps(plan, host).flatMap((s) => (s.gate ? [`${s.phase}: ${s.description.replace(/^health: /, "gate ")}`] : s.changes.map((c) => `${s.phase}: ${describeChange(c, host)}`)));
+  return {
+    revision: plan.revision,
+    state,
+    changes: steps.slice(0, 50),
+    findings: plan.findings.filter((f) => f.severity !== "info").map(formatFinding),
+  };
 }

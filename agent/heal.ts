@@ -53,7 +53,7 @@ export class Healer {
     const lp = await planLive(resolved, revision, applier.ctx);
     const owners = observedOwners(lp.resolved, lp.observed);
     metrics.setScopeOwners([...owners].map(([scope, owner]) => ({ scope, owner: owner as ScopeOwnerLabel })));
-    status.topology(topologyOf(lp.resolved, probedOwners(owners)));
+    status.topology(topologyOf(lp.resolved, probedOwners(owners), lp.observed));
     const health = await probeScopeHealth(lp.resolved, lp.observed, runner);
     metrics.setHealthOfScopes(new Map([...health].map(([scope, r]) => [scope, r.ok])));
     status.probed(Object.fromEntries([...health].map(([scope, r]) => [scope, { ok: r.ok, detail: r.detail, at: r.at }])));

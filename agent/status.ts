@@ -52,6 +52,16 @@ export interface RetryScheduled {
   message: string;
 }
 
+/** What a revision would change, in a reviewer's words, and what the guards said: for the status page. */
+export interface PendingPlan {
+  revision: string;
+  state: "applying" | "failed" | "refused" | "transient";
+  /** One line per change, in the order the agent runs them (at most 50). */
+  changes: string[];
+  /** Guard and driver findings worth a look (errors and warnings), formatted with file:line when known. */
+  findings: string[];
+}
+
 /** Conditions as Flux reports them: each with a status, a reason (CamelCase) and a message for people. */
 export interface Condition {
   type: "Ready" | "Reconciling" | "Stalled";
@@ -89,6 +99,8 @@ export interface DaemonStatus {
   edge: EdgeRoute[];
   /** The last reconciles, newest first (at most RECENT_RECONCILES), for the status page's run history. */
   recentReconciles: LastReconcile[];
+  /** The plan of the revision the agent is applying, or of the last one that failed or was refused (cleared on success). */
+  pendingPlan?: PendingPlan | undefined;
   /** The Compose in use (`docker compose` v2 or `docker-compose` v1, and its version), once a plan needed it. */
   compose?: DetectedCompose | undefined;
 }
@@ -206,6 +218,11 @@ export class AgentStatus {
 
   retrying(retry: RetryScheduled | undefined): void {
     this.update({ retry });
+  }
+
+  /** A revision's plan, as the apply began (state "applying"), then what became of it; undefined once one applies. */
+  planned(pending: PendingPlan | undefined): void {
+    this.update({ pendingPlan: pending });
   }
 
   topology(t: Topology): void {

@@ -1,4 +1,6 @@
 import type { ResolvedHost } from "../core/resources.js";
+import type { ObservedByKind } from "../core/kind.js";
+import { letsBridgeReach } from "../engine/guards.js";
 import type { ObservedOwner } from "../engine/plan.js";
 
 /**
@@ -29,6 +31,11 @@ export interface EdgeRoute {
   bridgeRule: string | undefined;
   /** The DNS record tack manages for the hostname, if any. */
   dns: { type: string; content: string; proxied: boolean | undefined } | undefined;
+  /**
+   * What the host itself says, from the last drift check's observation (undefined before one, or when the layer is
+   * not managed): does a rule in UFW let NPM's bridge reach a native upstream, and what Cloudflare holds for the name.
+   */
+  live?: { bridgeOpen?: boolean; dns?: { type: string; content: string; proxied: boolean } | null };
 }
 
 export interface Topology {
@@ -39,7 +46,7 @@ export interface Topology {
 type Observed = Pick<ScopeView, "observedOwner" | "observedBy">;
 
 /** The topology of `host`; `observed` gives what is known of each scope's observed owner (absent: unknown). */
-export function topologyOf(host: ResolvedHost, observed: (scope: string) => Observed | undefined): Topology {
+export function topologyOf(host: ResolvedHost, observed: (scope: string) => Observed | undefined, seen?: ObservedByKind): Topology {
   const scopes: ScopeView[] = host.scopes.map((s) => ({
     name: s.name,
     desiredOwner: s.owner,
@@ -52,9 +59,12 @@ export function topologyOf(host: ResolvedHost, observed: (scope: string) => Obse
   }));
   const edge: EdgeRoute[] = [];
   for (const p of host.resources["npm.proxyHost"]) {
-    const bridge = host.resources["ufw.rule"].find((r) => r.action === "allow" && r.direction === "in" && r.proto !== "udp" && r.port === String(p.forwardPort));
+    // Only a native upstream (the bridge gateway) crosses UFW; a Docker upstream stays on NPM's network.
+    const native = host.scopes.find((s) => s.name === p.scope)?.owner === "native";
+    const bridge = native ? host.resources["ufw.rule"].find((r) => letsBridgeReach(r, p.forwardPort, host)) : undefined;
     for (const hostname of p.domains) {
-      const rec = host.resources["cloudflare.record"].find((r) => r.fqdn === hostname && (r.type === "A" || r.type === "AAAA" || r.type === "CNAME"));
+      const rec = host.resources["cloudflare.record"].find((r) => r.fqdn === hostname && WEB_TYPES.has(r.type));
+      const live = liveView(host, seen, native ? p.forwardPort : undefined, hostname);
       edge.push({
         hostname,
         scope: p.scope,
@@ -62,10 +72,35 @@ export function topologyOf(host: ResolvedHost, observed: (scope: string) => Obse
         enabled: p.enabled,
         bridgeRule: bridge?.name,
         dns: rec ? { type: rec.type, content: rec.content, proxied: rec.proxied } : undefined,
+        ...(live ? { live } : {}),
       });
     }
   }
   return { scopes, edge };
+}
+
+const WEB_TYPES = new Set(["A", "AAAA", "CNAME"]);
+
+type RuleShape = { action: string; direction: string; proto: string; port?: string; from: string };
+type RecordShape = { type: string; name: string; content: string; proxied: boolean };
+
+/** The host's own view of one route, from a drift check's observation (the kinds' observed shapes). */
+function liveView(host: ResolvedHost, seen: ObservedByKind | undefined, nativePort: number | undefined, hostname: string): EdgeRoute["live"] {
+  if (!seen) return undefined;
+  const out: NonNullable<EdgeRoute["live"]> = {};
+  const rules = seen["ufw.rule"]?.resources;
+  if (rules && nativePort !== undefined) {
+    out.bridgeOpen = [...rules.values()].some((r) => {
+      const rule = r as RuleShape;
+      return letsBridgeReach({ ...rule, action: rule.action as "allow", direction: rule.direction as "in", proto: rule.proto as "tcp" }, nativePort, host);
+    });
+  }
+  const records = seen["cloudflare.record"]?.resources;
+  if (records) {
+    const r = [...records.values()].map((x) => x as RecordShape).find((x) => x.name === hostname && WEB_TYPES.has(x.type));
+    out.dns = r ? { type: r.type, content: r.content, proxied: r.proxied } : null;
+  }
+  return out;
 }
 
 /** The observed owners as a drift probe saw them. */

@@ -62,6 +62,18 @@ ${findings ? `<ul class="findings">${findings}</ul>` : ""}
   if (s.stalled) out.push(`<article class="problem"><h3>${badge("bad", "Stalled")} since ${when(s.stalled.since, now)}</h3><p>${m.text(s.stalled.message)}</p><p class="todo">A host problem no commit can fix: the agent keeps retrying, slowly. Fix the host.</p></article>`);
   if (s.retry) out.push(`<article class="problem"><h3>${badge("warn", "Retry")} attempt ${s.retry.attempt} ${when(s.retry.at, now)}</h3><p>${m.text(s.retry.message)}</p></article>`);
   if (s.held) out.push(`<article class="problem"><h3>${badge("warn", "Held")}</h3><p>${m.text(s.held)}</p><p class="todo">A held revision waits for a person: push a fix, or <code>tack rollback</code> to a good revision.</p></article>`);
+  if (s.pendingPlan) {
+    const p = s.pendingPlan;
+    const kind = p.state === "applying" ? "idle" : p.state === "transient" ? "warn" : "bad";
+    const label = { applying: "Applying", failed: "Failed", refused: "Refused", transient: "Not applied yet" }[p.state];
+    const findings = p.findings.map((f) => `<li><code>${m.text(f)}</code></li>`).join("");
+    const changes = p.changes.map((c) => `<li>${m.text(c)}</li>`).join("");
+    out.push(`<article class="problem" aria-label="plan of ${m.text(p.revision)}">
+<h3>${badge(kind, label)} plan of ${revisionLink(m.mask(s.source), p.revision)}</h3>
+${findings ? `<ul class="findings">${findings}</ul>` : ""}
+${changes ? `<details${p.state === "applying" ? " open" : ""}><summary>${p.changes.length} step(s), in the order the agent runs them</summary><ol class="plan">${changes}</ol></details>` : ""}
+</article>`);
+  }
   if (s.lastError && !s.invalid) {
     out.push(`<article class="problem"><h3>${badge("bad", "Last error")}</h3><pre>${m.text(s.lastError)}</pre><p class="todo">Push a fix, or go back with <code>tack rollback [--to REV]</code>; <code>tack suspend --for 2h --reason …</code> stops the agent from applying meanwhile.</p></article>`);
   }
@@ -96,8 +108,20 @@ const edge: Section = ({ status: s }, m) => {
   const items = s.edge.map((e) => {
     const sc = s.scopes.find((x) => x.name === e.scope);
     const owner = sc?.observedOwner ?? sc?.desiredOwner ?? "?";
-    const ufw = e.bridgeRule ? `UFW: ${m.text(e.bridgeRule)}` : owner === "native" ? `${badge("warn", "UFW")} no allow rule for the bridge` : "UFW: not on the path (Docker network)";
-    const dns = e.dns ? `DNS ${m.text(e.dns.type)} ${m.text(e.dns.content)}: ${e.dns.proxied ? "proxied" : "DNS-only"}` : "DNS: not managed";
+    const declared = e.bridgeRule ? `UFW: ${m.text(e.bridgeRule)}` : owner === "native" ? `${badge("warn", "UFW")} no allow rule for the bridge` : "UFW: not on the path (Docker network)";
+    // The host's own word, from the last drift check, when there is one.
+    const open = e.live?.bridgeOpen;
+    const ufw = open === undefined ? declared : open ? `${declared} (open in UFW)` : `${badge("warn", "UFW")} the bridge is blocked in UFW`;
+    const want = e.dns ? `DNS ${m.text(e.dns.type)} ${m.text(e.dns.content)}: ${e.dns.proxied ? "proxied" : "DNS-only"}` : "DNS: not managed";
+    const got = e.live?.dns;
+    const dns =
+      got === undefined || !e.dns
+        ? want
+        : got === null
+          ? `${want} (${badge("warn", "DNS")} not in Cloudflare)`
+          : got.proxied === !!e.dns.proxied && got.content === e.dns.content
+            ? `${want} (as in Cloudflare)`
+            : `${want} (${badge("warn", "DNS")} Cloudflare has ${m.text(got.content)}, ${got.proxied ? "proxied" : "DNS-only"})`;
     return `<li class="route"><span class="hop host">${m.text(e.hostname)}</span><span class="arrow" aria-hidden="true">→</span><span class="hop">NPM${e.enabled ? "" : " (disabled)"}</span><span class="arrow" aria-hidden="true">→</span><span class="hop">${m.text(e.upstream)}</span><span class="arrow" aria-hidden="true">→</span><span class="hop">scope ${m.text(e.scope)}</span><span class="arrow" aria-hidden="true">→</span><span class="hop owner" data-owner="${m.text(owner)}">${m.text(owner)}</span><span class="meta">${ufw} · ${dns}</span></li>`;
   });
   return `<section id="edge" aria-labelledby="h-edge"><h2 id="h-edge">Edge</h2>${items.length ? `<ul class="routes">${items.join("\n")}</ul>` : "<p>No proxy hosts declared.</p>"}</section>`;

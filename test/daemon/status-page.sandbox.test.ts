@@ -66,17 +66,25 @@ describe("the status page in Chromium", () => {
     await inPage(page, "window.noReload = true");
     const seen: string[] = [await owners(page)];
     const c2 = await h.push({ owner: "native" });
+    let planSeen = "";
     await waitFor("native on the page", async () => {
       const o = await owners(page);
       if (o !== seen.at(-1)) seen.push(o);
+      // While it applies, the page shows the revision's plan in the order the agent runs it.
+      const problems = await page.locator("#problems").innerText();
+      if (problems.includes("Applying")) planSeen = problems;
       return o === "native/native";
     }, 120_000, 100);
+    expect(planSeen).toMatch(/Applying\s+plan of/);
+    expect(planSeen).toMatch(/step\(s\), in the order the agent runs them/);
     // Desired moved first (the plan), then observed (the apply's gates): the page was live through the cutover.
     expect(seen).toEqual(["docker/docker", "native/docker", "native/native"]);
     expect(await inPage(page, "window.noReload")).toBe(true);
     expect(Number(await inPage(page, "document.documentElement.dataset.updates"))).toBeGreaterThan(1);
     await waitFor("the applied revision on the page", async () => (await page.locator("#summary").innerText()).includes(c2.slice(0, 12)), 30_000);
     expect(await page.locator("#runs").innerText()).toMatch(/Recent reconciles[\s\S]*poll\s+success/);
+    // Applied: no plan is pending any more.
+    await waitFor("no pending plan", async () => !(await page.locator("#problems").innerText()).includes("plan of"), 30_000);
     await page.screenshot({ path: path.join(SHOTS, "2-native.png"), fullPage: true });
   });
 

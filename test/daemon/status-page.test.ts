@@ -54,6 +54,27 @@ describe("the status page", () => {
     expect(html.match(/<script[^>]*>/g)).toEqual(['<script src="/ui/page.js" defer>']);
   });
 
+  it("shows the plan of a failed revision with its findings, and the host's own word on each route", () => {
+    const s = status();
+    s.planned({
+      revision: "c".repeat(40),
+      state: "failed",
+      changes: ["firewall-open: UFW allow 4000/tcp from npm-bridge", "runtime-start: install, enable and start api.service", "health: gate api on native"],
+      findings: ["tack.yaml:40:7 warning origin-exposure: api.example.org is DNS-only and points at 203.0.113.7"],
+    });
+    s.topology({
+      scopes: s.fields.scopes,
+      edge: [{ ...s.fields.edge[0]!, live: { bridgeOpen: false, dns: { type: "A", content: "203.0.113.9", proxied: false } } }],
+    });
+    const html = renderPage(data(s), masker);
+    expect(html).toMatch(/Failed<\/span> plan of/);
+    expect(html).toContain("3 step(s), in the order the agent runs them");
+    expect(html).toContain("runtime-start: install, enable and start api.service");
+    expect(html).toContain("tack.yaml:40:7 warning origin-exposure");
+    expect(html).toContain("the bridge is blocked in UFW");
+    expect(html).toContain("Cloudflare has 203.0.113.9, DNS-only");
+  });
+
   it("links revisions to the commit on a known forge only", () => {
     expect(revisionLink("https://github.com/acme/infra.git branch main", "c".repeat(40))).toContain(`href="https://github.com/acme/infra/commit/${"c".repeat(40)}"`);
     expect(revisionLink("git@gitlab.com:acme/infra.git branch main", "c".repeat(40))).toContain("https://gitlab.com/acme/infra/-/commit/");
