@@ -221,12 +221,13 @@ describe("Prometheus scraping the tack agent (sandbox host)", () => {
       return g.length > 0 && g.every((x) => x.rules.every((r) => r.health !== "unknown")) ? g : undefined;
     });
     const tack = groups.find((g) => g.name === "tack");
-    expect(tack?.rules.length).toBe(10);
+    expect(tack?.rules.length).toBe(11);
     for (const r of tack?.rules ?? []) expect({ rule: r.name, health: r.health, error: r.lastError ?? "" }).toEqual({ rule: r.name, health: "ok", error: "" });
     // The agent is up and Prometheus sees it: those two alerts are inactive.
     const state = (name: string) => tack?.rules.find((r) => r.name === name)?.state;
     expect(state("TackAgentDown")).toBe("inactive");
     expect(state("TackAgentMissing")).toBe("inactive");
+    expect(state("TackStalled")).toBe("inactive"); // tack_stalled is 0: nothing is missing on this host
     expect(await readFile(ALERTS, "utf8")).toContain("name: tack");
   });
 });
