@@ -59,6 +59,14 @@ function isLoopback(req: IncomingMessage): boolean {
   return a === "127.0.0.1" || a === "::1" || a === "::ffff:127.0.0.1";
 }
 
+/**
+ * A browser on the host could post a plain form to the loopback listener from any web page (a "simple" request
+ * needs no CORS preflight). Browsers always say where a POST comes from (Origin, Sec-Fetch-Site); the CLI never does.
+ */
+function fromBrowser(req: IncomingMessage): boolean {
+  return req.headers.origin !== undefined || req.headers["sec-fetch-site"] !== undefined;
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -90,6 +98,7 @@ async function handle(h: ListenerHandlers, req: IncomingMessage, res: ServerResp
     case "POST /suspend":
     case "POST /resume": {
       if (!isLoopback(req)) return send(res, 403, { error: "only from loopback" });
+      if (fromBrowser(req)) return send(res, 403, { error: "not from a browser: use tack suspend / tack resume" });
       const raw = (await readBody(req)).toString("utf8");
       let body: Record<string, string> = {};
       try {
@@ -106,6 +115,7 @@ async function handle(h: ListenerHandlers, req: IncomingMessage, res: ServerResp
     }
     case "POST /rollback": {
       if (!isLoopback(req)) return send(res, 403, { error: "only from loopback" });
+      if (fromBrowser(req)) return send(res, 403, { error: "not from a browser: use tack rollback" });
       let body: { to?: string; by?: string } = {};
       try {
         const raw = (await readBody(req)).toString("utf8");

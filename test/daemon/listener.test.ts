@@ -110,4 +110,14 @@ describe("the agent's listener", () => {
     expect((await fetch(`${url}/rollback`)).status).toBe(404);
     expect(calls).toEqual(["rollback previous me", "rollback nope "]);
   });
+
+  it("refuses the loopback-only commands from a browser (a page on any site could post a form to 127.0.0.1)", async () => {
+    const { h, calls } = handlers();
+    const url = await serve(h);
+    const form = { method: "POST", headers: { "content-type": "text/plain", origin: "https://evil.example" }, body: JSON.stringify({ for: "2h", reason: "x", by: "evil" }) };
+    for (const route of ["/suspend", "/resume", "/rollback"]) expect((await fetch(`${url}${route}`, form)).status, route).toBe(403);
+    const sameSite = await fetch(`${url}/resume`, { method: "POST", headers: { "sec-fetch-site": "same-origin" } });
+    expect(sameSite.status).toBe(403);
+    expect(calls).toEqual([]);
+  });
 });
