@@ -1,6 +1,6 @@
 import type { ResolvedHost } from "../core/resources.js";
 import type { ObservedByKind } from "../core/kind.js";
-import { letsBridgeReach } from "../engine/guards.js";
+import { letsBridgeReach, type BridgeRuleShape } from "../engine/guards.js";
 import type { ObservedOwner } from "../engine/plan.js";
 
 /**
@@ -81,7 +81,6 @@ export function topologyOf(host: ResolvedHost, observed: (scope: string) => Obse
 
 const WEB_TYPES = new Set(["A", "AAAA", "CNAME"]);
 
-type RuleShape = { action: string; direction: string; proto: string; port?: string; from: string };
 type RecordShape = { type: string; name: string; content: string; proxied: boolean };
 
 /** The host's own view of one route, from a drift check's observation (the kinds' observed shapes). */
@@ -90,10 +89,7 @@ function liveView(host: ResolvedHost, seen: ObservedByKind | undefined, nativePo
   const out: NonNullable<EdgeRoute["live"]> = {};
   const rules = seen["ufw.rule"]?.resources;
   if (rules && nativePort !== undefined) {
-    out.bridgeOpen = [...rules.values()].some((r) => {
-      const rule = r as RuleShape;
-      return letsBridgeReach({ ...rule, action: rule.action as "allow", direction: rule.direction as "in", proto: rule.proto as "tcp" }, nativePort, host);
-    });
+    out.bridgeOpen = [...rules.values()].some((r) => letsBridgeReach(r as BridgeRuleShape, nativePort, host));
   }
   const records = seen["cloudflare.record"]?.resources;
   if (records) {

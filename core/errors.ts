@@ -86,9 +86,14 @@ export function errorMessage(err: unknown): string {
 export type FailureClass = "transient" | "host" | "failure";
 
 export function failureClass(err: unknown): FailureClass {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+  for (const e of causeChain(err)) {
     if (e instanceof TransientError) return "transient";
     if (e instanceof HostError) return "host";
   }
   return "failure";
+}
+
+/** An error and its causes, outermost first (bounded: a cause chain may loop). */
+export function* causeChain(err: unknown): Generator<Error> {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) yield e;
 }

@@ -3,7 +3,7 @@ import type { Finding } from "./findings.js";
 import type { StateProbe } from "./probe.js";
 import type { ResourceKind } from "./refs.js";
 import type { Inventory } from "./inventory.js";
-import type { DesiredResource, Handoff, ResolvedHost } from "./resources.js";
+import type { DesiredResource, ResolvedHost } from "./resources.js";
 import type { Runner } from "./runner.js";
 
 /**
@@ -111,10 +111,13 @@ export type AnyLiveDriver = LiveDriver<DesiredResource, unknown, unknown>;
 export type ObservedByKind = Partial<Record<ResourceKind, Observed<unknown, unknown>>>;
 export type DriversByKind = Partial<Record<ResourceKind, AnyLiveDriver>>;
 
-/** The phase of a runtime change: stop side goes before the start (exclusive) or after the edge moved (overlap). */
-export function runtimePhase(stopSide: boolean, handoff: Handoff | undefined): Phase {
+/**
+ * The phase of a runtime change: the start side starts; the stop side goes before the start (its scope's handoff is
+ * exclusive) or after the edge moved (overlap).
+ */
+export function runtimePhase(stopSide: boolean, host: ResolvedHost, scope: string | undefined): Phase {
   if (!stopSide) return "runtime-start";
-  return handoff === "overlap" ? "runtime-retire" : "runtime-stop";
+  return host.scopes.find((s) => s.name === scope)?.handoff === "overlap" ? "runtime-retire" : "runtime-stop";
 }
 
 /** An observation with no facts, from a plain map (kinds whose plan needs nothing but the resources). */

@@ -1,6 +1,6 @@
 import pRetry from "p-retry";
 import { setTimeout as sleep } from "node:timers/promises";
-import { TransientError } from "./errors.js";
+import { causeChain, TransientError } from "./errors.js";
 
 /**
  * Retry what failed transiently (a 429, a 5xx, an unreachable daemon), with exponential backoff and honouring the
@@ -45,6 +45,6 @@ export async function retryTransient<T>(fn: () => Promise<T>, budget: RetryBudge
 
 /** The TransientError in an error's cause chain (a driver's ApplyError wraps the failure that caused it). */
 function transientIn(error: unknown): TransientError | undefined {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) if (e instanceof TransientError) return e;
+  for (const e of causeChain(error)) if (e instanceof TransientError) return e;
   return undefined;
 }

@@ -76,7 +76,10 @@ export function cidrContains(outer: string, inner: string): boolean {
  * range or no port, from anywhere, from the bridge subnet, or from a CIDR that contains it). The plan's guard and
  * the cutover summary of a pull request plan both ask this one question.
  */
-export function letsBridgeReach(r: Pick<DesiredUfwRule, "action" | "direction" | "proto" | "port" | "from">, port: number, host: ResolvedHost): boolean {
+/** A rule as declared or as UFW holds it (its observed form has the same fields, as plain strings). */
+export type BridgeRuleShape = { action: string; direction: string; proto: string; port?: string | undefined; from: string };
+
+export function letsBridgeReach(r: BridgeRuleShape, port: number, host: ResolvedHost): boolean {
   const bridge = host.facts.npmBridgeSubnet ?? SYMBOLIC_BRIDGE_SUBNET;
   return (
     r.action === "allow" &&

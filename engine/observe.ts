@@ -17,7 +17,7 @@ export async function observeKinds(host: ResolvedHost, drivers: DriversByKind): 
   await Promise.all(
     KINDS.map(async (k) => {
       const driver = drivers[k.kind];
-      if (driver && k.manages(host)) observed[k.kind] = await driver.observe(k.desired(host));
+      if (driver) observed[k.kind] = await driver.observe(k.desired(host));
     }),
   );
   return observed;

@@ -74,7 +74,7 @@ function gatesOf(host: ResolvedHost, changes: Change[]): Gate[] {
 export function buildPlan(input: PlanInput): Plan {
   const { host, observed } = input;
   const findings: Finding[] = [];
-  const changes: PlannedChange[] = [];
+  let changes: PlannedChange[] = [];
   const existingOwned: Partial<Record<ResourceKind, number>> = {};
 
   for (const k of KINDS) {
@@ -87,7 +87,8 @@ export function buildPlan(input: PlanInput): Plan {
   }
 
   // policy.prune: false turns a layer's prunes into a report: the plan says what would go, and leaves it.
-  const kept = changes.filter((c) => c.prune && !host.policy.prune[layerOf(c.ref.kind)]);
+  const reportOnly = (c: PlannedChange) => c.prune === true && !host.policy.prune[layerOf(c.ref.kind)];
+  const kept = changes.filter(reportOnly);
   if (kept.length) {
     findings.push({
       id: "prune-disabled",
@@ -95,7 +96,7 @@ export function buildPlan(input: PlanInput): Plan {
       message: `not pruned (policy.prune): ${listSome(kept.map((c) => formatRef(c.ref)), 10)}`,
       path: "policy.prune",
     });
-    changes.splice(0, changes.length, ...changes.filter((c) => !kept.includes(c)));
+    changes = changes.filter((c) => !reportOnly(c));
   }
 
   const owners = observedOwners(host, observed);

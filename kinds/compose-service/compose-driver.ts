@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { stateCache, type StateCache } from "../../core/state-cache.js";
 import { configKey, flavorKey, hashKey, persistentOutputCache, sharedOutputCache, type OutputCache } from "./config-cache.js";
 import { composeCommand, detectCompose, type ComposeFlavor, type DetectedCompose } from "./compose-flavor.js";
+import { DOCKER_UNREACHABLE } from "../../core/docker-errors.js";
 import {
   SERVICE_KIND,
   parseHealth,
@@ -52,7 +53,6 @@ interface ProjectConfig {
   services: Map<string, { image: string | undefined }>;
 }
 
-const UNREACHABLE = /Cannot connect to the Docker daemon|Couldn't connect to Docker daemon|Is the docker daemon running|error during connect|connection refused/i;
 const MISSING_IMAGE = /No such image: ?([^\s"']+)/gi;
 
 /** `version` output of each flavor detected in this process: part of the cache key. */
@@ -246,7 +246,7 @@ export class ComposeDriver {
 
   /** Docker down or its socket missing is worth retrying; anything else keeps its command error. */
   private dockerError(err: unknown, names: string[]): Error {
-    if (err instanceof CommandError && UNREACHABLE.test(err.stderr + err.stdout)) {
+    if (err instanceof CommandError && DOCKER_UNREACHABLE.test(err.stderr + err.stdout)) {
       return new TransientError(
         `Docker is unreachable for ${names.map((n) => `compose.service ${n}`).join(", ")}: ${err.stderr.trim().split("\n").pop()}`,
         { cause: err },

@@ -52,8 +52,7 @@ export const composeService: Kind<DesiredComposeService, ObservedService> = {
   manages: () => true,
   desired: (host) => host.resources["compose.service"],
   plan(desired, observed, host) {
-    const handoff = (scope: string | undefined) => host.scopes.find((s) => s.name === scope)?.handoff;
-    const changes = planServices(desired, observed.resources).map((c) => ({ ...c, phase: runtimePhase(isStopSide(c), handoff(c.scope)) }));
+    const changes = planServices(desired, observed.resources).map((c) => ({ ...c, phase: runtimePhase(isStopSide(c), host, c.scope) }));
     return { changes: [...changes, ...pruneServices(desired, observed.resources)], findings: [] };
   },
   assumeConverged: (desired) => observedOf(new Map(desired.map((d) => [d.name, assumedService(d)]))),

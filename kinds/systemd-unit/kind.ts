@@ -55,10 +55,7 @@ export const systemdUnit: Kind<DesiredSystemdUnit, ObservedUnit> = {
   manages: () => true,
   desired: (host) => host.resources["systemd.unit"],
   plan(desired, observed, host) {
-    const handoff = (scope: string | undefined) => host.scopes.find((s) => s.name === scope)?.handoff;
-    const changes = planUnits(desired, observed.resources).map((c) =>
-      c.action === "delete" ? c : { ...c, phase: runtimePhase(isStopSide(c), handoff(c.scope)) },
-    );
+    const changes = planUnits(desired, observed.resources).map((c) => (c.action === "delete" ? c : { ...c, phase: runtimePhase(isStopSide(c), host, c.scope) }));
     return { changes, findings: unitFindings(desired, observed.resources) };
   },
   assumeConverged: (desired) => observedOf(new Map(desired.map((d) => [d.name, assumedUnit(d)]))),
