@@ -1,4 +1,5 @@
 import path from "node:path";
+import { UserError } from "../../core/errors.js";
 import { checkHost, loadRepo, resolveHost } from "../../desired-state/index.js";
 import type { Finding } from "../../core/findings.js";
 import { ExitCode, printFindings, type Output } from "../output.js";
@@ -11,7 +12,14 @@ export interface ValidateOptions {
 
 /** `tack validate [DIR]`: every Host of the repo (or the one named) is loaded, checked and resolved offline. */
 export async function validateCommand(dir: string, options: ValidateOptions, o: Output): Promise<void> {
-  const root = await requireDirectory(dir);
+  const root = await requireDirectory(dir).catch((err: unknown) => {
+    // A tool asked for JSON reads stdout: a path that is not a desired-state directory is an answer too.
+    if (options.format === "json" && err instanceof UserError) {
+      o.out(JSON.stringify({ valid: false, hosts: [], findings: [{ id: "repo-dir", severity: "error", message: err.message }] }, null, 2));
+      throw new ExitCode(1);
+    }
+    throw err;
+  });
   const repo = await loadRepo(root);
   const findings: Finding[] = [...repo.findings];
   const summaries: string[] = [];

@@ -110,4 +110,12 @@ describe("tack validate", () => {
     expect(await runCli(["validate", EXAMPLE, "--format", "json"], c.o)).toBe(0);
     expect(JSON.parse(c.out.join("\n"))).toMatchObject({ valid: true, hosts: ["vps-1"], findings: [] });
   });
+
+  it("gives JSON for a path that is not a desired-state directory, and exits 1", async () => {
+    const c = capture();
+    expect(await runCli(["validate", path.join(EXAMPLE, "no-such-dir"), "--format", "json"], c.o)).toBe(1);
+    const doc = JSON.parse(c.out.join("\n")) as { valid: boolean; findings: { id: string; message: string }[] };
+    expect(doc).toMatchObject({ valid: false, hosts: [] });
+    expect(doc.findings[0]).toMatchObject({ id: "repo-dir", message: expect.stringMatching(/no-such-dir does not exist/) });
+  });
 });
