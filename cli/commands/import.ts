@@ -25,6 +25,9 @@ export interface ImportCliOptions {
 /** `tack import --out DIR`: the live host as a desired-state directory, every resource marked for adoption. */
 export async function importCommand(opts: ImportCliOptions, o: Output): Promise<void> {
   if (opts.domains !== undefined && !opts.npmDataDir) throw new UserError("--domains selects NPM proxy hosts: give --npm-data-dir (NPM's data dir) too");
+  if (!opts.ufw && !opts.npmDataDir && !opts.zone && !opts.composeProject && !opts.units) {
+    throw new UserError("nothing to import: give --npm-data-dir, --zone, --compose-project or --units (or leave out --no-ufw)");
+  }
   const host = opts.host ?? hostname();
   const options: ImportOptions = {
     out: path.resolve(opts.out),
