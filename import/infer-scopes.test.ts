@@ -57,6 +57,11 @@ describe("inferScopes", () => {
     expect(r.scopes.map((s) => `${s.name}:${s.owner}:${s.native?.port ?? "-"}`)).toEqual(["cron:docker:-", "a:native:9000", "b:none:-"]);
     expect(r.unplacedUnits).toEqual([{ unit: "c.service", what: "c.service", reason: "enabled but not running: owner native would start it, owner none would disable it" }]);
   });
+
+  it("says when a published host port is a unit's port too", () => {
+    const r = inferScopes({ proxyHosts: [], services: [svc("api", { publishedPorts: [4000] })], units: [unit("api.service", [4000], { active: false, enabled: false })] });
+    expect(r.scopes.find((s) => s.name === "api")!.notes).toEqual(["compose service api publishes host port 4000, which api.service names too: only one of them can listen on it"]);
+  });
 });
 
 describe("scopeName and unitPorts", () => {

@@ -186,5 +186,18 @@ export function inferScopes(input: InferInput): Inference {
       out.unplacedUnits.push({ unit: u.name, what: u.name, reason: "enabled but not running: owner native would start it, owner none would disable it" });
     }
   }
+  notePortClaims(input, scopes);
   return out;
+}
+
+/** Who owns which port: a host port a compose service publishes and a unit names too can only be one's at a time. */
+function notePortClaims(input: InferInput, scopes: InferredScope[]): void {
+  for (const s of input.services) {
+    for (const port of s.publishedPorts) {
+      for (const u of input.units.filter((x) => x.ports.includes(port))) {
+        const scope = scopes.find((x) => x.docker?.services.includes(s.service)) ?? scopes.find((x) => x.native?.units.includes(u.name));
+        scope?.notes.push(`compose service ${s.service} publishes host port ${port}, which ${u.name} names too: only one of them can listen on it`);
+      }
+    }
+  }
 }
