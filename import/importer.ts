@@ -92,7 +92,7 @@ export async function importHost(o: ImportOptions): Promise<ImportResult> {
 
   const compose = project ? composeImport(project, o.npm?.network) : undefined;
   const unitFiles = units ? unitsImport(units) : undefined;
-  const rows = (npm?.rows ?? []).filter((r) => domainMatches(r.domains[0] ?? "", o.npm?.domains ?? []) || r.domains.some((d) => domainMatches(d, o.npm?.domains ?? [])));
+  const rows = (npm?.rows ?? []).filter((r) => r.domains.some((d) => domainMatches(d, o.npm?.domains ?? [])));
   const problems = new Map<number, string>();
   for (const r of rows) {
     const p = proxyHostProblem(r);

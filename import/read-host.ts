@@ -4,7 +4,8 @@
  * (UfwDriver), the zone's records (CloudflareDriver), unit states and files (SystemdDriver), and a compose project's
  * containers by their labels. Read-only; each failure is turned into a message that names the part of the host.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { dockerFailure } from "../core/docker-errors.js";
@@ -48,6 +49,11 @@ export async function readNpm(runner: Runner, npm: NpmSource): Promise<{ bridge:
 }
 
 export async function readUfw(runner: Runner): Promise<{ rules: UfwRule[]; facts: UfwFacts }> {
+  // UfwDriver reads a missing rules file as "no rules": here that would import an empty firewall without a word.
+  const rulesFile = "/etc/ufw/user.rules";
+  const code = await access(rulesFile, constants.R_OK).then(() => undefined, (err: NodeJS.ErrnoException) => err.code ?? "error");
+  if (code === "ENOENT") throw new UserError(`UFW is not installed here (no ${rulesFile}): pass --no-ufw`);
+  if (code) throw new UserError(`cannot read UFW's rules (${rulesFile}: ${code}): run tack import as root, or pass --no-ufw`);
   const observed = await new UfwDriver({ runner }).observe().catch((err: unknown) => {
     throw explain(err, "UFW's rules");
   });
