@@ -47,9 +47,9 @@ export interface ImportResult {
   findings: Finding[];
 }
 
-/** `*.example.org` matches any name under example.org; anything else matches itself. */
-export function domainMatches(domain: string, patterns: string[]): boolean {
-  return patterns.length === 0 || patterns.some((p) => (p.startsWith("*.") ? domain.endsWith(p.slice(1)) || domain === p : domain === p));
+/** `*` matches every name, `*.example.org` any name under example.org; anything else matches itself. */
+function domainMatches(domain: string, patterns: string[]): boolean {
+  return patterns.length === 0 || patterns.some((p) => p === "*" || (p.startsWith("*.") ? domain.endsWith(p.slice(1)) || domain === p : domain === p));
 }
 
 function split(mapped: Mapped[]): { drafted: Drafted[]; skipped: Skipped[] } {
@@ -121,7 +121,7 @@ export async function importHost(o: ImportOptions): Promise<ImportResult> {
       ...inference.unplacedProxyHosts.map((u) => ({ entry: rowEntry(byId.get(u.proxyHost.id)!), reason: `row #${u.proxyHost.id} ${u.reason}` })),
     ];
     const proxyHosts = inference.placements.map((p) => proxyHostEntry(byId.get(p.proxyHost.id)!, p.scope));
-    draft.npm = { dataDir: o.npm.dataDir, container: o.npm.container, network: o.npm.network, proxyHosts, skipped };
+    draft.npm = { dataDir: npm.dataDir, container: o.npm.container, network: o.npm.network, proxyHosts, skipped };
     summary.push(`NPM: ${proxyHosts.length} proxy host(s) imported, ${skipped.length} not placed, ${(npm.rows.length - rows.length)} outside --domains left out`);
   }
   if (ufw) {

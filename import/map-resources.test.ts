@@ -33,6 +33,8 @@ describe("UFW rules as tack declares them", () => {
       "uses an application profile, which tack's rule format does not express",
       "protocol esp is not one of tcp, udp, any",
     ]);
+    const owned = ufwRuleEntry(rule({ interface: "eth0", comment: "tack: lan" }), undefined);
+    expect("skipped" in owned && owned.skipped.reason).toBe("uses an interface, which tack's rule format does not express; it carries tack's marker, so the first apply would delete it (change its comment by hand first)");
   });
 });
 
@@ -53,5 +55,7 @@ describe("DNS records as tack declares them", () => {
     expect("skipped" in other && other.skipped.reason).toBe("owned by host vps-2 (its comment starts with tack:vps-2)");
     const ptr = dnsRecordEntry(record({ type: "PTR" }), "vps-1");
     expect("skipped" in ptr && ptr.skipped.reason).toBe("type PTR is not one tack manages");
+    const minePtr = dnsRecordEntry(record({ type: "PTR", comment: "tack:vps-1" }), "vps-1");
+    expect("skipped" in minePtr && minePtr.skipped.reason).toBe("type PTR is not one tack manages; it carries this host's marker (tack:vps-1), so the first apply would delete it (change its comment by hand first)");
   });
 });

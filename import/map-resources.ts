@@ -35,6 +35,8 @@ export function proxyHostEntry(a: NpmProxyHostActual, scope: string): Drafted {
         ? `its conf file is missing: the first apply writes the conf NPM's template renders for this row`
         : `its conf on disk differs from what NPM's template renders for this row (edited by hand?): the first apply rewrites it`,
     );
+  } else if (a.nginxOnline === false) {
+    notes.push(`NPM shows it offline (its last conf failed nginx -t${a.nginxErr ? `: ${a.nginxErr.split("\n")[0]}` : ""}): the first apply configures it again, as NPM's UI would`);
   }
   if (a.model.locations.length) notes.push(`its ${a.model.locations.length} custom location(s) are kept as NPM has them (not managed by tack)`);
   const entry: Record<string, unknown> = { domains: a.domains, scope };
@@ -61,7 +63,9 @@ function ruleAddress(addr: string, bridgeSubnet: string | undefined): string | u
 
 export function ufwRuleEntry(r: UfwRule, bridgeSubnet: string | undefined): Mapped {
   const spec: Record<string, unknown> = { [r.action]: r.proto, ...(r.port !== undefined ? { port: r.port } : {}), from: r.from, to: r.to, ...(r.direction !== "in" ? { direction: r.direction } : {}) };
-  const skip = (reason: string): Mapped => ({ skipped: { entry: { ...spec, ...(r.comment ? { comment: r.comment } : {}) }, reason } });
+  // A rule tack owns that the desired state leaves out is pruned: say so, since the import cannot declare it.
+  const owned = r.comment.startsWith(TACK_MARKER) ? "; it carries tack's marker, so the first apply would delete it (change its comment by hand first)" : "";
+  const skip = (reason: string): Mapped => ({ skipped: { entry: { ...spec, ...(r.comment ? { comment: r.comment } : {}) }, reason: reason + owned } });
   if (r.sport !== undefined || r.interface !== undefined || r.app !== undefined || r.route || r.log !== undefined) {
     const parts = [r.sport !== undefined && "a source port", r.interface !== undefined && "an interface", r.app !== undefined && "an application profile", r.route && "routing", r.log !== undefined && "logging"].filter(Boolean);
     return skip(`uses ${parts.join(", ")}, which tack's rule format does not express`);
@@ -91,8 +95,9 @@ const PROXIABLE = new Set(["A", "AAAA", "CNAME"]);
 /** A record of the zone as declared for `host`; another host's record (its `tack:<host>` marker) is skipped. */
 export function dnsRecordEntry(r: ObservedDnsRecord, host: string): Mapped {
   const entry: Record<string, unknown> = { name: r.name, type: r.type, content: r.content };
-  const skip = (reason: string): Mapped => ({ skipped: { entry, reason } });
   const owner = markerHost(r.comment);
+  const mine = owner === host ? `; it carries this host's marker (tack:${host}), so the first apply would delete it (change its comment by hand first)` : "";
+  const skip = (reason: string): Mapped => ({ skipped: { entry, reason: reason + mine } });
   if (owner !== undefined && owner !== host) return skip(`owned by host ${owner} (its comment starts with tack:${owner})`);
   if (!RECORD_TYPES.has(r.type)) return skip(`type ${r.type} is not one tack manages`);
   if (!HOSTNAME.test(r.name)) return skip(`name ${r.name} is not a lowercase DNS name as the format writes them (e.g. an underscore)`);

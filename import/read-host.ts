@@ -24,13 +24,26 @@ import type { UfwFacts } from "../kinds/ufw-rule/rule-plan.js";
 import { UfwDriver } from "../kinds/ufw-rule/ufw-driver.js";
 
 export interface NpmSource {
-  dataDir: string;
+  /** Found from the container's mount at /data when not given. */
+  dataDir?: string;
   container: string;
   network: string;
 }
 
+/** NPM's data dir on the host: the source of what its container mounts at /data. */
+async function npmDataDir(runner: Runner, container: string): Promise<string> {
+  const r = await runner.run("docker", ["inspect", "--format", "{{json .Mounts}}", container]).catch((err: unknown) => {
+    throw explain(err, `NPM's container ${container}`);
+  });
+  const mounts = JSON.parse(r.stdout) as { Source?: string; Destination?: string }[] | null;
+  const data = (mounts ?? []).find((m) => m.Destination === "/data");
+  if (!data?.Source) throw new UserError(`NPM's container ${container} mounts nothing at /data: give its data dir with --npm-data-dir`);
+  return data.Source;
+}
+
 /** Every live row of NPM and its bridge. An NPM write lock held past the retries is said as such. */
-export async function readNpm(runner: Runner, npm: NpmSource): Promise<{ bridge: NpmBridge; rows: NpmProxyHostActual[] }> {
+export async function readNpm(runner: Runner, source: NpmSource): Promise<{ dataDir: string; bridge: NpmBridge; rows: NpmProxyHostActual[] }> {
+  const npm = { ...source, dataDir: source.dataDir ?? (await npmDataDir(runner, source.container)) };
   const stateDir = await mkdtemp(path.join(tmpdir(), "tack-import-"));
   try {
     // No inventory: the rows are read as tack's plan reads rows it does not own yet.
@@ -42,7 +55,7 @@ export async function readNpm(runner: Runner, npm: NpmSource): Promise<{ bridge:
     const rows = await driver.observeAll().catch((err: unknown) => {
       throw explain(err, `NPM (${npm.dataDir}, container ${npm.container})`);
     });
-    return { bridge, rows };
+    return { dataDir: npm.dataDir, bridge, rows };
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }

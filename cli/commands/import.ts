@@ -24,9 +24,9 @@ export interface ImportCliOptions {
 
 /** `tack import --out DIR`: the live host as a desired-state directory, every resource marked for adoption. */
 export async function importCommand(opts: ImportCliOptions, o: Output): Promise<void> {
-  if (opts.domains !== undefined && !opts.npmDataDir) throw new UserError("--domains selects NPM proxy hosts: give --npm-data-dir (NPM's data dir) too");
-  if (!opts.ufw && !opts.npmDataDir && !opts.zone && !opts.composeProject && !opts.units) {
-    throw new UserError("nothing to import: give --npm-data-dir, --zone, --compose-project or --units (or leave out --no-ufw)");
+  const npm = opts.npmDataDir !== undefined || opts.domains !== undefined;
+  if (!opts.ufw && !npm && !opts.zone && !opts.composeProject && !opts.units) {
+    throw new UserError("nothing to import: give --domains (NPM), --zone, --compose-project or --units (or leave out --no-ufw)");
   }
   const host = opts.host ?? hostname();
   const options: ImportOptions = {
@@ -36,8 +36,15 @@ export async function importCommand(opts: ImportCliOptions, o: Output): Promise<
     ...(opts.force ? { force: true } : {}),
     ...(opts.dryRun ? { dryRun: true } : {}),
     ufw: opts.ufw,
-    ...(opts.npmDataDir
-      ? { npm: { dataDir: path.resolve(opts.npmDataDir), container: opts.npmContainer, network: opts.npmNetwork, domains: (opts.domains ?? "").split(",").map((d) => d.trim().toLowerCase()).filter(Boolean) } }
+    ...(npm
+      ? {
+          npm: {
+            ...(opts.npmDataDir ? { dataDir: path.resolve(opts.npmDataDir) } : {}),
+            container: opts.npmContainer,
+            network: opts.npmNetwork,
+            domains: (opts.domains ?? "*").split(",").map((d) => d.trim().toLowerCase()).filter(Boolean),
+          },
+        }
       : {}),
     ...(opts.zone ? { dns: { zone: opts.zone, tokenEnv: opts.tokenEnv } } : {}),
     ...(opts.composeProject ? { composeProject: opts.composeProject } : {}),

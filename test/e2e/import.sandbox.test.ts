@@ -161,11 +161,15 @@ describe("tack import on a hand-made host", () => {
   let before: HostSnapshot;
 
   it("--dry-run prints the directory and writes nothing", async () => {
-    const r = await tack([...importArgs(out()), "--dry-run"]);
+    // NPM's data dir found from its container's /data mount; every proxy host, the hand-made outside one included.
+    const args = importArgs(out()).filter((a, i, all) => a !== "--npm-data-dir" && all[i - 1] !== "--npm-data-dir").map((a) => (a === "*.example.org" ? "*" : a));
+    const r = await tack([...args, "--dry-run"]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain("--- tack.yaml");
     expect(r.out).toContain("--- units/shop-api.service");
     expect(existsSync(out())).toBe(false);
+    expect(r.out).toContain(`dataDir: ${data}`);
+    expect(r.out).toMatch(/# {3}row #3 forwards to 10\.9\.9\.9:8080, neither NPM's bridge gateway \(.*\) nor a service of the imported compose project\n.*# {3}- \{ domains: \[ old\.example\.net \], forwardHost: 10\.9\.9\.9, forwardPort: 8080 \}/);
     // The compose file now reads its secret from the environment, which does not hold it yet: the import says so.
     expect(r.out).toMatch(/scope shop: Compose computes another config hash for web from the imported files than its containers carry .*: the first apply would recreate it/);
   });
