@@ -4,6 +4,7 @@ import { LockHeldError } from "../run/lock.js";
 import { packageVersion } from "../core/package-info.js";
 import type { ApplyOptions } from "./commands/apply.js";
 import type { DaemonCliOptions } from "./commands/daemon.js";
+import type { ImportCliOptions } from "./commands/import.js";
 import type { PlanOptions } from "./commands/plan.js";
 import type { RollbackOptions } from "./commands/rollback.js";
 import type { StatusOptions } from "./commands/status.js";
@@ -61,6 +62,25 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--host <name>", "the Host of a fleet to apply")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .action(async (target: string, opts: ApplyOptions) => (await import("./commands/apply.js")).applyCommand(target, opts, o));
+
+  program
+    .command("import")
+    .description("write the live host (NPM, UFW, Cloudflare, a compose project, units) as a desired-state directory, every resource marked for adoption")
+    .requiredOption("--out <dir>", "the desired-state directory to write (tack.yaml, units/, compose/)")
+    .option("--host <name>", "metadata.name of the Host (default: the machine's hostname)")
+    .option("--force", "replace a tack.yaml already in --out")
+    .option("--dry-run", "print what would be written; write nothing")
+    .option("--npm-data-dir <dir>", "NPM's data dir (database.sqlite, nginx/proxy_host/); default: what its container mounts at /data")
+    .option("--npm-container <name>", "NPM's container", "nginx-proxy-manager")
+    .option("--npm-network <name>", "NPM's Docker network", "npm_default")
+    .option("--domains <list>", "import NPM's proxy hosts with one of these domains (comma-separated; *.example.org for a subtree, * for all)")
+    .option("--no-ufw", "do not import UFW's rules")
+    .option("--zone <zone>", "Cloudflare zone whose records to import")
+    .option("--token-env <name>", "environment variable holding the Cloudflare API token (written as a reference, never the token)", "CLOUDFLARE_API_TOKEN")
+    .option("--compose-project <name>", "the compose project to import (its files are copied into compose/)")
+    .option("--units <pattern>", "systemd units to import, e.g. 'shop-*' (their files are copied into units/)")
+    .addOption(new Option("--systemd-scope <scope>", "the manager of --units").choices(["system", "user"]).default("system"))
+    .action(async (opts: ImportCliOptions) => (await import("./commands/import.js")).importCommand(opts, o));
 
   program
     .command("demo")

@@ -56,6 +56,8 @@ const VARIANTS: Record<string, string[][]> = {
   "kinds/compose-service/compose-driver.sandbox.test.ts": [["--compose", "v1"]],
   "kinds/systemd-unit/systemd-driver.sandbox.test.ts": [["--systemd-scope", "system"]],
   "test/e2e/reference-cutover.sandbox.test.ts": [["--systemd-scope", "system"], ["--compose", "v1"]],
+  // tack import reads units of either manager and a compose project by the labels both Compose versions write.
+  "test/e2e/import.sandbox.test.ts": [["--systemd-scope", "system"], ["--compose", "v1"]],
 };
 
 const totals: Totals = { passed: 0, failed: 0, skipped: 0, broken: [] };

@@ -30,6 +30,11 @@ export interface ObservedService {
   expectedHash: string | undefined;
   image: string | undefined;
   containers: ObservedContainer[];
+  /**
+   * The inventory lists it (tack started or took over the service); undefined when not known (the driver alone).
+   * A running, current service that is not tracked is taken over without touching its containers (tack import).
+   */
+  tracked?: boolean;
 }
 
 export function parseHealth(status: string): ObservedContainer["health"] {
@@ -59,7 +64,13 @@ export function diffService(desired: DesiredComposeService | undefined, actual: 
     const stale = actual.containers.find((c) => c.configHash !== actual.expectedHash);
     out.push({ field: "configHash", from: stale?.configHash.slice(0, 12), to: actual.expectedHash?.slice(0, 12) });
   }
+  if (out.length === 0 && actual?.tracked === false) out.push({ field: "ownership", from: "unmanaged", to: "adopted" });
   return out;
+}
+
+/** A change that only records the service as tack's: its containers are left exactly as they are. */
+export function isAdoption(fields: readonly FieldChange[]): boolean {
+  return fields.length > 0 && fields.every((f) => f.field === "ownership");
 }
 
 export interface ComposePlanOptions {
@@ -103,7 +114,7 @@ export function planServices(
       fields,
       // Recreating a running container interrupts it; starting a stopped one does not.
       risk: recreating && isRunning(a) ? "disruptive" : "safe",
-      reason: creating ? "create and start" : recreating ? "configuration changed: recreate" : "start",
+      reason: creating ? "create and start" : recreating ? "configuration changed: recreate" : isAdoption(fields) ? "take over the running service as it is" : "start",
     });
   }
   return out;

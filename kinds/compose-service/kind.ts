@@ -4,7 +4,7 @@ import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import { ComposeDriver } from "./compose-driver.js";
 import type { DetectedCompose } from "./compose-flavor.js";
-import { planServices, type ObservedService } from "./compose-plan.js";
+import { isAdoption, planServices, type ObservedService } from "./compose-plan.js";
 import { observeUndesired, pruneServices, removeContainers, ServiceInventory } from "./service-prune.js";
 import { servicesEvidence, servicesState, serving } from "./service-state.js";
 
@@ -19,6 +19,7 @@ function assumedService(d: DesiredComposeService): ObservedService {
     defined: true,
     expectedHash: "converged",
     image: undefined,
+    tracked: true,
     containers:
       d.state === "running"
         ? [{ id: "", name: `${d.project}-${d.service}-1`, state: "running", status: "Up", health: undefined, configHash: "converged" }]
@@ -32,6 +33,7 @@ function describe(c: Change<DesiredComposeService, ObservedService>): string {
   const svc = `compose service ${c.ref.name.slice(c.ref.name.indexOf("/") + 1)}`;
   if (c.action === "delete") return `stop and remove ${svc}`;
   if (c.fields.some((f) => f.field === "state" && f.to === "running")) return `start ${svc}`;
+  if (isAdoption(c.fields)) return `take over ${svc} as it runs (no restart)`;
   return `recreate ${svc} (${c.fields.map((f) => f.field).join(", ")})`;
 }
 
@@ -67,14 +69,18 @@ export const composeService: Kind<DesiredComposeService, ObservedService> = {
     return {
       async observe(desired) {
         const seen = await compose.observe(desired);
+        const known = inventory.entries();
+        for (const [name, s] of seen) s.tracked = known.has(name);
         for (const [name, s] of await observeUndesired(compose, inventory, desired)) seen.set(name, s);
         return observedOf(seen);
       },
       async apply(changes) {
         const pruned = changes.filter((c) => c.prune);
         const rest = changes.filter((c) => !c.prune);
+        // A take-over only records the service: `up` is not run, so not even a changed image could recreate it.
+        const run = rest.filter((c) => !isAdoption(c.fields));
         // Compose's operations are idempotent (up -d, rm -s -f): a step that met an unreachable dockerd is run again.
-        if (rest.length) await retryTransient(() => compose.apply(rest), { budgetMs: defaultRetryBudgetMs(ctx.env ?? process.env) });
+        if (run.length) await retryTransient(() => compose.apply(run), { budgetMs: defaultRetryBudgetMs(ctx.env ?? process.env) });
         for (const c of rest) if (c.desired) inventory.record(c.desired);
         if (pruned.length) await removeContainers(ctx.runner, pruned, inventory);
       },

@@ -92,7 +92,26 @@ export class NpmProxyHostDriver {
     }
   }
 
-
+  /**
+   * Every live row, each as `observe` reports it for a desired host naming its exact domains: ownership from the
+   * inventory, the conf on disk, what the row renders to. tack import reads NPM through this, to see what
+   * `tack plan` will see.
+   */
+  async observeAll(): Promise<NpmProxyHostActual[]> {
+    const env = await this.nginxEnv();
+    const db = NpmDb.open(this.dbPath, { readonly: true, busyTimeoutMs: this.busyTimeoutMs });
+    try {
+      const origin = new Map((await this.inventory.load()).map((e) => [e.id, e.origin]));
+      const out: NpmProxyHostActual[] = [];
+      for (const model of (await db.liveRows()).sort((a, b) => a.id - b.id)) {
+        const match = { model, ownership: origin.get(model.id) ?? ("unmanaged" as const), conflict: false };
+        out.push(buildActual(match, await this.confs.read(model.id), db.renderContext(model, env)));
+      }
+      return out;
+    } finally {
+      db.close();
+    }
+  }
 
   /**
    * One apply is one batch, so its cost does not grow with `nginx -t` × hosts (each test parses every conf:
@@ -162,3 +181,4 @@ export class NpmProxyHostDriver {
     return this.container.nginxEnv();
   }
 }
+

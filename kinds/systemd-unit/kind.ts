@@ -38,6 +38,7 @@ function has(c: Change, field: string, to: unknown): boolean {
 function describe(c: Change<DesiredSystemdUnit, ObservedUnit>): string {
   const name = c.ref.name;
   if (c.action === "delete" || has(c, "present", false)) return `stop, disable and remove ${name}`;
+  if (c.fields.length === 1 && has(c, "ownership", "adopted")) return `take over ${name} as it is (no restart)`;
   const verbs = [
     has(c, "present", true) || c.fields.some((f) => f.field === "content") ? "install" : "",
     has(c, "enabled", true) ? "enable" : has(c, "enabled", false) ? "disable" : "",

@@ -214,6 +214,7 @@ export class SystemdDriver {
       }
       await this.inventory.add(inventoryKey(this.systemdScope, p.name));
     }
+    for (const p of plans.filter((x) => x.act.adopt && !x.act.install)) await this.inventory.add(inventoryKey(this.systemdScope, p.name));
     if (filesChanged) await this.systemctl(["daemon-reload"], true);
 
     await step("enable", names((a) => a.enable));

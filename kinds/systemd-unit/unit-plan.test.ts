@@ -101,10 +101,12 @@ const rows: Row[] = [
   { name: "remove an absent unit: nothing", desired: { present: false }, actual: { file: null }, expect: [] },
   { name: "remove, never observed: nothing", desired: { present: false }, actual: undefined, expect: [] },
   {
-    name: "adopt a unit file tack did not install (same content)",
+    // tack import's promise: the first apply takes the unit over without rewriting the file or restarting it.
+    name: "take over a unit file tack did not install (same content): inventory only",
     desired: {},
     actual: { active: true, enabled: true, tack: false },
-    expect: [],
+    expect: ["update runtime-start safe ownership"],
+    actions: ["adopt"],
   },
 ];
 

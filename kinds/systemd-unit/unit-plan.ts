@@ -74,6 +74,10 @@ export function diffUnit(desired: DesiredSystemdUnit | undefined, actual: Observ
   const want = contentHash(desired.file.content);
   if (actual?.contentHash !== want) {
     out.push({ field: "content", from: short(actual?.contentHash), to: short(want) });
+  } else if (!actual.installedByTack) {
+    // The same file, put there by hand (or by `tack import`): tack takes it over without rewriting or restarting it,
+    // so that it is tack's to prune later. A differing file is taken over by the install itself.
+    out.push({ field: "ownership", from: "unmanaged", to: "adopted" });
   }
   if (enablementManaged(actual) && desired.enabled !== enabled) {
     out.push({ field: "enabled", from: enabled, to: desired.enabled });
@@ -181,6 +185,7 @@ function describe(fields: FieldChange[], a?: ObservedUnit): string {
     if (f.field === "content") return a && isActive(a) ? "unit file changed: restart" : "unit file changed";
     if (f.field === "enabled") return f.to ? "enable" : "disable";
     if (f.field === "active") return f.to ? "start" : "stop";
+    if (f.field === "ownership") return "take over the unit file as it is (no restart)";
     return `${f.field} → ${String(f.to)}`;
   });
   return words.join(", ");
@@ -212,6 +217,8 @@ export interface UnitActions {
   enable: boolean;
   disable: boolean;
   remove: boolean;
+  /** Record the unit as tack's (its file is already the desired one): no write, no reload, no restart. */
+  adopt: boolean;
 }
 
 export function unitActions(change: Change<DesiredSystemdUnit, ObservedUnit>): UnitActions {
@@ -228,5 +235,6 @@ export function unitActions(change: Change<DesiredSystemdUnit, ObservedUnit>): U
     enable: has("enabled", true),
     disable: has("enabled", false) || (remove && (change.actual ? isEnabled(change.actual) : false)),
     remove,
+    adopt: !remove && has("ownership", "adopted"),
   };
 }
