@@ -59,6 +59,12 @@ export interface GateProbe {
  */
 export interface ApplyReport {
   warnings: string[];
+  /**
+   * What is left to check once the host was changed, changing nothing more (a started unit must not fail at once:
+   * systemd's settle wait). The engine runs it after releasing this kind's serialized calls, so the next call need
+   * not wait for it; the step is done only when it resolves, and fails when it rejects.
+   */
+  settle?: () => Promise<void>;
 }
 
 /** The I/O of one kind on one host. */
@@ -67,6 +73,13 @@ export interface LiveDriver<D, A, F = NoFacts> {
   observe(desired: D[]): Promise<Observed<A, F>>;
   /** Carries out changes of this kind and one phase, batched; may report warnings (the step still succeeds). */
   apply(changes: Change<D, A>[]): Promise<ApplyReport | void>;
+  /**
+   * Runtime kinds, optional: the start changes of every scope lane of this run, before any lane runs. Does ahead
+   * what changes nothing that runs (systemd: verify every new unit file in one call, install those of units not
+   * running, one daemon-reload), so an invalid file stops the run before any scope moved and the lanes' `apply`
+   * calls are short. `apply` must still carry the same changes out in full (it skips what is already done).
+   */
+  prepare?(changes: Change<D, A>[]): Promise<void>;
   /** Runtime kinds: a cheap state probe of these resources, for health gates. */
   gate?(desired: D[]): GateProbe;
   /** Forget any cached observation (the Cloudflare driver keeps one for its poll interval). */

@@ -1,5 +1,6 @@
 import { ApplyError, errorMessage, TackError } from "../core/errors.js";
-import type { ResourceRef } from "../core/refs.js";
+import { formatRef, type ResourceRef } from "../core/refs.js";
+import { listSome } from "../core/text.js";
 import { waitHealthy, HealthTimeoutError, describeCheck } from "./health/wait-healthy.js";
 import type { Runner } from "../core/runner.js";
 import type { DriversByKind } from "../core/kind.js";
@@ -7,12 +8,13 @@ import type { ResolvedHost } from "../core/resources.js";
 import { runtimeKind } from "../kinds/index.js";
 import type { Gate } from "./plan.js";
 import type { Step } from "./steps.js";
-import { ApplyBatcher, layoutSteps, runLanes } from "./scope-lanes.js";
+import { ApplyBatcher, layoutSteps, runLanes, type Lane } from "./scope-lanes.js";
 
 /**
  * Runs steps in order, journaling each before and after it runs, so a crash leaves a record of exactly where
  * it stopped. The per-scope runtime steps and gates run as lanes side by side along the `after` graph
- * (scope-lanes.ts), same-phase driver calls of lanes that get there together coalesced into one. The first
+ * (scope-lanes.ts), same-phase driver calls of lanes that get there together coalesced into one, after each runtime
+ * kind prepared the lanes' starts at once (prepareLanes). The first
  * failure stops the run (steps already running finish) with an ApplyError naming the step and what was applied;
  * rolling back is the caller's decision (run/reconcile.ts).
  */
@@ -54,6 +56,33 @@ async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
   if (evidence.healthy) return `${describeCheck(gate.check)}: ${evidence.last.detail} after ${evidence.elapsedMs} ms`;
   const seen = probe ? await probe.evidence().catch((err) => ({ state: [errorMessage(err)], logs: [] as string[] })) : { state: [], logs: [] };
   throw new HealthTimeoutError(`${gate.scope} on ${gate.runtime} (${describeCheck(gate.check)})`, evidence, seen);
+}
+
+/**
+ * Before the lanes run: each runtime kind's `prepare` (LiveDriver) over the start changes of every lane, journaled
+ * like a step. systemd verifies every new unit file in one call and installs them with one daemon-reload here, so
+ * an invalid file stops the run before any scope moved, and the lanes' calls only enable and start.
+ */
+async function prepareLanes(lanes: Lane[], opts: ExecuteOptions, applied: ResourceRef[]): Promise<void> {
+  const starts = lanes.flatMap((l) => l.steps.map((i) => opts.steps[i]!)).filter((s) => s.phase === "runtime-start" && s.kind);
+  for (const kind of new Set(starts.map((s) => s.kind!))) {
+    const driver = opts.drivers[kind];
+    if (!driver?.prepare) continue;
+    const mine = starts.filter((s) => s.kind === kind);
+    const changes = mine.flatMap((s) => s.changes);
+    if (opts.signal?.aborted) throw new ApplyError("stopped by a signal before the lanes", { phase: "runtime-start", applied, cause: new AbortedError("aborted") });
+    const refs = changes.map((c) => formatRef(c.ref));
+    const description = `runtime-start: prepare ${kind} for ${mine.length} scope(s) ahead of their lanes: ${listSome(refs, 4)}`;
+    const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description, refs });
+    try {
+      await driver.prepare(changes);
+      opts.journal.finishStep(opts.runId, seq, "done");
+    } catch (err) {
+      opts.journal.finishStep(opts.runId, seq, "failed", errorMessage(err));
+      const ref = err instanceof ApplyError ? err.ref : changes[0]?.ref;
+      throw new ApplyError(errorMessage(err), { phase: "runtime-start", applied, cause: err, ...(ref ? { ref } : {}) });
+    }
+  }
 }
 
 /** Scope lanes running at once (scope-lanes.ts): enough to overlap starts and gates, few enough for a small host. */
@@ -106,6 +135,7 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
 
   const layout = layoutSteps(opts.steps, opts.host);
   for (const i of layout.before) await runStep(i);
+  await prepareLanes(layout.lanes, opts, applied);
   await runLanes(layout.lanes, opts.parallelScopes ?? DEFAULT_PARALLEL_SCOPES, runStep);
   for (const i of layout.after) await runStep(i);
 }

@@ -106,8 +106,15 @@ export async function runLanes(lanes: Lane[], limit: number, runStep: (index: nu
  * changes: scopes that start together start with one `docker compose up -d` (per project) and one `systemctl
  * start`. Calls of one kind never overlap (a driver keeps one inventory file, one daemon-reload, one compose
  * project per call: none of them is written for concurrent callers); a batch stays open to newcomers until its
- * turn comes. Each caller gets its call's outcome.
+ * turn comes. A call's `settle` (ApplyReport) runs after the next call may start. Each caller gets its call's
+ * outcome, settle included.
  */
+async function settled(outcome: { report: ApplyReport | void } | { err: unknown }): Promise<ApplyReport | void> {
+  if ("err" in outcome) throw outcome.err;
+  await outcome.report?.settle?.();
+  return outcome.report;
+}
+
 type Waiter = { resolve: (report: ApplyReport | void) => void; reject: (e: unknown) => void };
 
 export class ApplyBatcher {
@@ -129,7 +136,12 @@ export class ApplyBatcher {
       const turn = new Promise<void>((r) => setImmediate(r));
       const call = Promise.all([previous, turn]).then(async () => {
         this.open.delete(key);
-        await this.apply(step, b.changes).then(
+        const outcome = await this.apply(step, b.changes).then(
+          (report) => ({ report }),
+          (err: unknown) => ({ err }),
+        );
+        // The kind's next call may start now: a settle only reads (e.g. systemd's wait for units failing at once).
+        void settled(outcome).then(
           (report) => b.waiters.forEach((w) => w.resolve(report)),
           (err: unknown) => b.waiters.forEach((w) => w.reject(err)),
         );

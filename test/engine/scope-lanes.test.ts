@@ -142,4 +142,29 @@ describe("ApplyBatcher", () => {
     expect(peak).toBe(1);
     expect(calls).toEqual([["p/a"], ["p/b", "p/c"]]);
   });
+
+  it("a call's settle runs once the kind's next call may start; its callers resolve after it, or get its failure", async () => {
+    const log: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const b = new ApplyBatcher(async (_s, changes) => {
+      const name = changes[0]!.ref.name;
+      log.push(`apply ${name}`);
+      if (name === "a.service") return { warnings: [], settle: async () => { await held; log.push("settled a"); } };
+      if (name === "b.service") return { warnings: ["w"], settle: () => Promise.reject(new Error("b failed at once")) };
+      return undefined;
+    });
+    const first = b.submit(step("runtime-start", "a", "systemd.unit", ["a.service"]));
+    let firstDone = false;
+    void first.then(() => (firstDone = true));
+    await tick();
+    // a's settle is still waiting, yet the next call of the same kind runs.
+    const second = b.submit(step("runtime-start", "b", "systemd.unit", ["b.service"]));
+    await expect(second).rejects.toThrow(/b failed at once/);
+    expect(log).toEqual(["apply a.service", "apply b.service"]);
+    expect(firstDone).toBe(false);
+    release();
+    expect(await first).toMatchObject({ warnings: [] });
+    expect(log).toEqual(["apply a.service", "apply b.service", "settled a"]);
+  });
 });

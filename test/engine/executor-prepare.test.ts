@@ -1,0 +1,102 @@
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ApplyError } from "../../core/errors.js";
+import type { AnyLiveDriver, DriversByKind } from "../../core/kind.js";
+import { formatRef } from "../../core/refs.js";
+import { ExecaRunner } from "../../core/runner.js";
+import { loadDesiredState } from "../../desired-state/index.js";
+import { executeSteps } from "../../engine/executor.js";
+import { offlinePlan } from "../../engine/offline-plan.js";
+import { buildSteps } from "../../engine/steps.js";
+import { KINDS } from "../../kinds/index.js";
+import { tempRepo } from "../helpers/temp-repo.js";
+
+/**
+ * A runtime kind's `prepare` sees the start changes of every scope lane at once, before any lane's driver call, and
+ * is journaled like a step; when it fails, no lane runs. The drivers here record calls; the plan is real (the
+ * islandflow example with every scope native: four lanes of unit starts).
+ */
+async function nativeExample() {
+  const repo = await tempRepo();
+  const file = path.join(repo, "tack.yaml");
+  await writeFile(file, (await readFile(file, "utf8")).replaceAll("owner: docker", "owner: native"));
+  const r = await loadDesiredState(repo, { facts: { npmBridgeGateway: "172.18.0.1", npmBridgeSubnet: "172.18.0.0/16" } });
+  if (!r.resolved) throw new Error(r.findings.map((f) => f.message).join("\n"));
+  const host = r.resolved;
+  const steps = buildSteps(offlinePlan(host, undefined, "head"), host).filter((s) => s.kind);
+  return { host, steps };
+}
+
+function recordingDrivers(log: string[], prepare?: (names: string[]) => Promise<void>): DriversByKind {
+  const drivers: DriversByKind = {};
+  for (const k of KINDS) {
+    const driver: AnyLiveDriver = {
+      observe: () => Promise.reject(new Error("not observed here")),
+      apply: (changes) => {
+        log.push(`apply ${k.kind} ${changes.map((c) => c.ref.name).join(",")}`);
+        return Promise.resolve();
+      },
+      ...(k.kind === "systemd.unit" && prepare
+        ? { prepare: (changes) => (log.push(`prepare ${changes.map((c) => c.ref.name).join(",")}`), prepare(changes.map((c) => c.ref.name))) }
+        : {}),
+    };
+    drivers[k.kind] = driver;
+  }
+  return drivers;
+}
+
+function journal() {
+  const steps: { description: string; refs: string[]; status?: string; error?: string }[] = [];
+  return {
+    steps,
+    recorder: {
+      startStep: (_run: number, s: { description: string; refs: string[] }) => steps.push({ description: s.description, refs: s.refs }) - 1,
+      finishStep: (_run: number, seq: number, status: "done" | "failed", error?: string) => void Object.assign(steps[seq]!, { status, error }),
+    },
+  };
+}
+
+describe("executeSteps: a runtime kind prepares the starts of every lane first", () => {
+  it("prepare gets every lane's unit starts in one call, before any unit starts, journaled as a step", async () => {
+    const { host, steps } = await nativeExample();
+    const unitStarts = steps.filter((s) => s.kind === "systemd.unit" && s.phase === "runtime-start" && s.scope);
+    expect(unitStarts.length).toBe(4);
+    const log: string[] = [];
+    const j = journal();
+    await executeSteps({ steps, host, drivers: recordingDrivers(log, () => Promise.resolve()), runId: 1, runner: new ExecaRunner(), journal: j.recorder });
+    const prepares = log.filter((l) => l.startsWith("prepare"));
+    expect(prepares).toHaveLength(1);
+    const prepared = prepares[0]!.slice("prepare ".length).split(",").sort();
+    expect(prepared).toEqual(unitStarts.flatMap((s) => s.changes.map((c) => c.ref.name)).sort());
+    expect(log.findIndex((l) => l.startsWith("prepare"))).toBeLessThan(log.findIndex((l) => l.startsWith("apply systemd.unit")));
+    const entry = j.steps.find((s) => s.description.startsWith("runtime-start: prepare systemd.unit for 4 scope(s)"));
+    expect(entry).toMatchObject({ status: "done", refs: expect.arrayContaining(prepared.map((n) => formatRef({ kind: "systemd.unit", name: n }))) as unknown });
+    expect(j.steps.every((s) => s.status === "done")).toBe(true);
+  });
+
+  it("a failed prepare stops the run before any lane: no unit starts, the error names the unit, the journal says failed", async () => {
+    const { host, steps } = await nativeExample();
+    const log: string[] = [];
+    const j = journal();
+    const refusal = new ApplyError("systemd-analyze verify rejected unit islandflow-web.service: bad ExecStart", {
+      ref: { kind: "systemd.unit", name: "islandflow-web.service" },
+      phase: "runtime-start",
+    });
+    const err = await executeSteps({ steps, host, drivers: recordingDrivers(log, () => Promise.reject(refusal)), runId: 1, runner: new ExecaRunner(), journal: j.recorder }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect((err as ApplyError).ref).toEqual({ kind: "systemd.unit", name: "islandflow-web.service" });
+    expect((err as ApplyError).message).toMatch(/verify rejected unit islandflow-web.service/);
+    expect(log.filter((l) => l.startsWith("apply systemd.unit") || l.startsWith("apply compose.service"))).toEqual([]);
+    expect(j.steps.at(-1)).toMatchObject({ status: "failed", error: expect.stringMatching(/bad ExecStart/) as unknown });
+  });
+
+  it("a kind without prepare: lanes run as before", async () => {
+    const { host, steps } = await nativeExample();
+    const log: string[] = [];
+    const j = journal();
+    await executeSteps({ steps, host, drivers: recordingDrivers(log), runId: 1, runner: new ExecaRunner(), journal: j.recorder });
+    expect(log.some((l) => l.startsWith("prepare"))).toBe(false);
+    expect(j.steps).toHaveLength(steps.length);
+  });
+});
