@@ -61,8 +61,9 @@ export interface ApplyReport {
   warnings: string[];
   /**
    * What is left to check once the host was changed, changing nothing more (a started unit must not fail at once:
-   * systemd's settle wait). The engine runs it after releasing this kind's serialized calls, so the next call need
-   * not wait for it; the step is done only when it resolves, and fails when it rejects.
+   * systemd's settle wait). The engine starts it when the call returns, while this kind's next call may run. A
+   * scope lane goes on to its gate meanwhile, and the run does not reach the edge until every lane's settle passed
+   * (engine/executor.ts); a step outside the lanes waits for its own. A rejection fails the run like a failed step.
    */
   settle?: () => Promise<void>;
 }

@@ -85,12 +85,42 @@ async function prepareLanes(lanes: Lane[], opts: ExecuteOptions, applied: Resour
   }
 }
 
+interface PendingSettle {
+  step: Step;
+  settled: Promise<void>;
+}
+
+/**
+ * After the lanes, before the edge: every lane start's settle check (ApplyReport.settle: systemd's units still running
+ * half a second after their start) has passed. A lane does not wait for its own: its gate already checks the scope,
+ * and waiting 0.5 s per lane serialised a 50-scope converge by 6 s; nothing switches traffic to a unit, or retires its
+ * old owner, before this. Journaled like a step when there is something to wait for.
+ */
+async function awaitSettles(settles: PendingSettle[], opts: ExecuteOptions, applied: ResourceRef[]): Promise<void> {
+  if (settles.length === 0) return;
+  const refs = [...new Set(settles.flatMap((s) => s.step.changes.map((c) => formatRef(c.ref))))];
+  const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description: `runtime-start: started units still running: ${listSome(refs, 4)}`, refs });
+  const outcomes = await Promise.allSettled(settles.map((s) => s.settled));
+  const failed = outcomes.findIndex((o) => o.status === "rejected");
+  if (failed < 0) {
+    opts.journal.finishStep(opts.runId, seq, "done");
+    return;
+  }
+  const err = (outcomes[failed] as PromiseRejectedResult).reason as unknown;
+  opts.journal.finishStep(opts.runId, seq, "failed", errorMessage(err));
+  const ref = err instanceof ApplyError ? err.ref : settles[failed]!.step.changes[0]?.ref;
+  throw new ApplyError(errorMessage(err), { phase: "runtime-start", applied, cause: err, ...(ref ? { ref } : {}) });
+}
+
 /** Scope lanes running at once (scope-lanes.ts): enough to overlap starts and gates, few enough for a small host. */
 export const DEFAULT_PARALLEL_SCOPES = 4;
 
 export async function executeSteps(opts: ExecuteOptions): Promise<void> {
   const applied: ResourceRef[] = [];
   const total = opts.steps.length;
+  const layout = layoutSteps(opts.steps, opts.host);
+  const inLane = new Set(layout.lanes.flatMap((l) => l.steps));
+  const settles: PendingSettle[] = [];
   const batcher = new ApplyBatcher(async (step, changes) => {
     const driver = opts.drivers[step.kind!];
     if (!driver) throw new TackError(`no live driver for ${step.kind}`);
@@ -117,7 +147,11 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
       let warnings: string[] = [];
       if (step.gate) detail = await runGate(step.gate, opts);
       else if (step.kind) {
-        warnings = (await batcher.submit(step))?.warnings ?? [];
+        const { report, settled } = await batcher.submit(step);
+        warnings = report?.warnings ?? [];
+        // In a lane the settle goes on beside the gate and the next lanes; the edge waits for it (awaitSettles).
+        if (settled && inLane.has(index)) settles.push({ step, settled });
+        else await settled;
         if (warnings.length > 0) detail = warnings.map((w) => `warning: ${w}`).join("; ");
       }
       opts.journal.finishStep(opts.runId, seq, "done");
@@ -133,9 +167,9 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
     }
   };
 
-  const layout = layoutSteps(opts.steps, opts.host);
   for (const i of layout.before) await runStep(i);
   await prepareLanes(layout.lanes, opts, applied);
   await runLanes(layout.lanes, opts.parallelScopes ?? DEFAULT_PARALLEL_SCOPES, runStep);
+  await awaitSettles(settles, opts, applied);
   for (const i of layout.after) await runStep(i);
 }

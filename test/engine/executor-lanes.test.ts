@@ -13,9 +13,10 @@ import { KINDS } from "../../kinds/index.js";
 import { tempRepo } from "../helpers/temp-repo.js";
 
 /**
- * A runtime kind's `prepare` sees the start changes of every scope lane at once, before any lane's driver call, and
- * is journaled like a step; when it fails, no lane runs. The drivers here record calls; the plan is real (the
- * islandflow example with every scope native: four lanes of unit starts).
+ * Around the scope lanes: a runtime kind's `prepare` sees the start changes of every lane at once, before any lane's
+ * driver call, journaled like a step (when it fails, no lane runs); the lanes' settle checks hold back the edge, not
+ * the lanes. The drivers here record calls; the plan is real (the islandflow example with every scope native: four
+ * lanes of unit starts).
  */
 async function nativeExample() {
   const repo = await tempRepo();
@@ -98,5 +99,46 @@ describe("executeSteps: a runtime kind prepares the starts of every lane first",
     await executeSteps({ steps, host, drivers: recordingDrivers(log), runId: 1, runner: new ExecaRunner(), journal: j.recorder });
     expect(log.some((l) => l.startsWith("prepare"))).toBe(false);
     expect(j.steps).toHaveLength(steps.length);
+  });
+});
+
+describe("executeSteps: lanes do not wait for their starts' settle; the edge does", () => {
+  function settlingDrivers(log: string[], settle: () => Promise<void>): DriversByKind {
+    const drivers = recordingDrivers(log);
+    const units = drivers["systemd.unit"]!;
+    drivers["systemd.unit"] = { ...units, apply: async (changes) => (await units.apply(changes), { warnings: [], settle }) };
+    return drivers;
+  }
+
+  it("every lane finishes while the settle waits; the edge runs once it passed", async () => {
+    const { host, steps } = await nativeExample();
+    const log: string[] = [];
+    const j = journal();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const run = executeSteps({ steps, host, drivers: settlingDrivers(log, () => held), runId: 1, runner: new ExecaRunner(), journal: j.recorder });
+    await new Promise((r) => setTimeout(r, 50));
+    const unitSteps = j.steps.filter((s) => s.refs.some((r) => r.startsWith("systemd.unit/")) && !s.description.includes("still running"));
+    expect(unitSteps.length).toBeGreaterThanOrEqual(4);
+    expect(unitSteps.every((s) => s.status === "done")).toBe(true);
+    expect(log.some((l) => l.startsWith("apply npm.proxyHost"))).toBe(false);
+    expect(j.steps.at(-1)).toMatchObject({ description: expect.stringMatching(/^runtime-start: started units still running/) as unknown });
+    expect(j.steps.at(-1)!.status).toBeUndefined();
+    release();
+    await run;
+    expect(log.some((l) => l.startsWith("apply npm.proxyHost"))).toBe(true);
+    expect(j.steps.every((s) => s.status === "done")).toBe(true);
+  });
+
+  it("a settle that fails stops the run before the edge, naming the unit", async () => {
+    const { host, steps } = await nativeExample();
+    const log: string[] = [];
+    const j = journal();
+    const failure = new ApplyError("unit failed to start: islandflow-api.service is failed/failed", { ref: { kind: "systemd.unit", name: "islandflow-api.service" }, phase: "runtime-start" });
+    const err = await executeSteps({ steps, host, drivers: settlingDrivers(log, () => Promise.reject(failure)), runId: 1, runner: new ExecaRunner(), journal: j.recorder }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect((err as ApplyError).ref).toEqual({ kind: "systemd.unit", name: "islandflow-api.service" });
+    expect(log.some((l) => l.startsWith("apply npm.proxyHost"))).toBe(false);
+    expect(j.steps.at(-1)).toMatchObject({ status: "failed", error: expect.stringMatching(/islandflow-api.service is failed/) as unknown });
   });
 });
