@@ -1,5 +1,5 @@
 import { ApplyError, errorMessage, TackError } from "../core/errors.js";
-import { formatRef, type ResourceRef } from "../core/refs.js";
+import type { ResourceRef } from "../core/refs.js";
 import { listSome } from "../core/text.js";
 import { waitHealthy, HealthTimeoutError, describeCheck } from "./health/wait-healthy.js";
 import type { Runner } from "../core/runner.js";
@@ -48,6 +48,9 @@ export interface ExecuteOptions {
 
 export class AbortedError extends TackError {}
 
+/** How the journal names a step's resources: `kind/name`. */
+const journalRef = (ref: ResourceRef) => `${ref.kind}/${ref.name}`;
+
 async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
   const kind = runtimeKind(gate.runtime);
   const desired = kind.desired(opts.host).filter((d) => gate.resources.includes(d.name));
@@ -71,7 +74,7 @@ async function prepareLanes(lanes: Lane[], opts: ExecuteOptions, applied: Resour
     const mine = starts.filter((s) => s.kind === kind);
     const changes = mine.flatMap((s) => s.changes);
     if (opts.signal?.aborted) throw new ApplyError("stopped by a signal before the lanes", { phase: "runtime-start", applied, cause: new AbortedError("aborted") });
-    const refs = changes.map((c) => formatRef(c.ref));
+    const refs = changes.map((c) => journalRef(c.ref));
     const description = `runtime-start: prepare ${kind} for ${mine.length} scope(s) ahead of their lanes: ${listSome(refs, 4)}`;
     const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description, refs });
     try {
@@ -91,14 +94,14 @@ interface PendingSettle {
 }
 
 /**
- * After the lanes, before the edge: every lane start's settle check (ApplyReport.settle: systemd's units still running
- * half a second after their start) has passed. A lane does not wait for its own: its gate already checks the scope,
- * and waiting 0.5 s per lane serialised a 50-scope converge by 6 s; nothing switches traffic to a unit, or retires its
- * old owner, before this. Journaled like a step when there is something to wait for.
+ * Waits for lane starts' settle checks (ApplyReport.settle: systemd's units still running half a second after their
+ * start). A lane does not wait for its own: its gate already checks the scope, and waiting 0.5 s per lane serialised a
+ * 50-scope converge by 6 s. Nothing switches traffic to a scope's units, or retires their old owner, before their
+ * settle passed, and the run does not succeed before all did. Journaled like a step when there is something to wait for.
  */
 async function awaitSettles(settles: PendingSettle[], opts: ExecuteOptions, applied: ResourceRef[]): Promise<void> {
   if (settles.length === 0) return;
-  const refs = [...new Set(settles.flatMap((s) => s.step.changes.map((c) => formatRef(c.ref))))];
+  const refs = [...new Set(settles.flatMap((s) => s.step.changes.map((c) => journalRef(c.ref))))];
   const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description: `runtime-start: started units still running: ${listSome(refs, 4)}`, refs });
   const outcomes = await Promise.allSettled(settles.map((s) => s.settled));
   const failed = outcomes.findIndex((o) => o.status === "rejected");
@@ -132,7 +135,7 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
     if (opts.signal?.aborted) {
       throw new ApplyError("stopped by a signal before this step", { phase: step.phase, applied, cause: new AbortedError("aborted") });
     }
-    const refs = step.changes.map((c) => `${c.ref.kind}/${c.ref.name}`);
+    const refs = step.changes.map((c) => journalRef(c.ref));
     const seq = opts.journal.startStep(opts.runId, {
       phase: step.phase,
       description: step.description,
@@ -170,6 +173,17 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
   for (const i of layout.before) await runStep(i);
   await prepareLanes(layout.lanes, opts, applied);
   await runLanes(layout.lanes, opts.parallelScopes ?? DEFAULT_PARALLEL_SCOPES, runStep);
-  await awaitSettles(settles, opts, applied);
-  for (const i of layout.after) await runStep(i);
+  // A step after the lanes waits for the settles of the scopes its changes belong to (the edge switching traffic
+  // to them, the retire of their old owner); the run ends only once every settle passed.
+  const take = (due: (s: PendingSettle) => boolean) => {
+    const taken = settles.filter(due);
+    settles.splice(0, settles.length, ...settles.filter((s) => !due(s)));
+    return taken;
+  };
+  for (const i of layout.after) {
+    const scopes = new Set(opts.steps[i]!.changes.map((c) => c.scope));
+    await awaitSettles(take((s) => s.step.scope !== undefined && scopes.has(s.step.scope)), opts, applied);
+    await runStep(i);
+  }
+  await awaitSettles(take(() => true), opts, applied);
 }

@@ -3,12 +3,12 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ApplyError } from "../../core/errors.js";
 import type { AnyLiveDriver, DriversByKind } from "../../core/kind.js";
-import { formatRef } from "../../core/refs.js";
 import { ExecaRunner } from "../../core/runner.js";
 import { loadDesiredState } from "../../desired-state/index.js";
 import { executeSteps } from "../../engine/executor.js";
 import { offlinePlan } from "../../engine/offline-plan.js";
-import { buildSteps } from "../../engine/steps.js";
+import { buildSteps, type Step } from "../../engine/steps.js";
+import type { ResolvedHost } from "../../core/resources.js";
 import { KINDS } from "../../kinds/index.js";
 import { tempRepo } from "../helpers/temp-repo.js";
 
@@ -72,7 +72,7 @@ describe("executeSteps: a runtime kind prepares the starts of every lane first",
     expect(prepared).toEqual(unitStarts.flatMap((s) => s.changes.map((c) => c.ref.name)).sort());
     expect(log.findIndex((l) => l.startsWith("prepare"))).toBeLessThan(log.findIndex((l) => l.startsWith("apply systemd.unit")));
     const entry = j.steps.find((s) => s.description.startsWith("runtime-start: prepare systemd.unit for 4 scope(s)"));
-    expect(entry).toMatchObject({ status: "done", refs: expect.arrayContaining(prepared.map((n) => formatRef({ kind: "systemd.unit", name: n }))) as unknown });
+    expect(entry).toMatchObject({ status: "done", refs: expect.arrayContaining(prepared.map((n) => `systemd.unit/${n}`)) as unknown });
     expect(j.steps.every((s) => s.status === "done")).toBe(true);
   });
 
@@ -140,5 +140,34 @@ describe("executeSteps: lanes do not wait for their starts' settle; the edge doe
     expect((err as ApplyError).ref).toEqual({ kind: "systemd.unit", name: "islandflow-api.service" });
     expect(log.some((l) => l.startsWith("apply npm.proxyHost"))).toBe(false);
     expect(j.steps.at(-1)).toMatchObject({ status: "failed", error: expect.stringMatching(/islandflow-api.service is failed/) as unknown });
+  });
+
+  it("a step after the lanes waits only for the settles of its own scopes; the run ends once all passed", async () => {
+    const mk = (phase: Step["phase"], scope: string | undefined, kind: Step["kind"], name: string): Step => ({
+      phase,
+      ...(scope ? { scope } : {}),
+      kind,
+      changes: [{ ref: { kind: kind!, name }, action: "create", phase, fields: [], risk: "safe", reason: "", ...(scope ? { scope } : {}) }],
+      description: `${phase} ${name}`,
+    });
+    const steps = [mk("runtime-start", "a", "systemd.unit", "a.service"), mk("runtime-start", "b", "systemd.unit", "b.service"), mk("edge", "a", "npm.proxyHost", "a.example.org")];
+    const host = { scopes: [{ name: "a", after: [] }, { name: "b", after: [] }] } as unknown as ResolvedHost;
+    const log: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const drivers = recordingDrivers(log);
+    const units = drivers["systemd.unit"]!;
+    // One lane at a time, so a and b are two calls with a settle each; b's is held.
+    drivers["systemd.unit"] = { ...units, apply: async (changes) => (await units.apply(changes), { warnings: [], settle: () => (changes[0]!.ref.name === "b.service" ? held : Promise.resolve()) }) };
+    const j = journal();
+    let finished = false;
+    const run = executeSteps({ steps, host, drivers, runId: 1, runner: new ExecaRunner(), journal: j.recorder, parallelScopes: 1 }).then(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(log).toEqual(["apply systemd.unit a.service", "apply systemd.unit b.service", "apply npm.proxyHost a.example.org"]);
+    expect(finished).toBe(false);
+    expect(j.steps.at(-1)).toMatchObject({ description: "runtime-start: started units still running: systemd.unit/b.service" });
+    release();
+    await run;
+    expect(j.steps.every((st) => st.status === "done")).toBe(true);
   });
 });
