@@ -93,7 +93,10 @@ export async function renderTables(): Promise<string> {
         ...clis.map((s) => [`tack plan (size ${s.size.split(":")[0]}, converged host)`, s.cliPlan.wallMs.median, s.cliPlan.wallMs.p95, s.cliPlan.peakRssMb]),
       ]), "");
     }
-    out.push(table(["size", "first converge ms", "processes", "CF requests", "converge time by phase (s)"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests, Object.entries((s.converge.phasesMs ?? {}) as Record<string, number>).map(([p, ms]) => `${p} ${Math.round(ms / 100) / 10}`).join(", ")])), "");
+    // Wall time per phase where the results have it (scope lanes overlap: summed step times over-count them).
+    const phases = (c: J) => Object.entries((c.phasesWallMs ?? c.phasesMs ?? {}) as Record<string, number>).map(([p, ms]) => `${p} ${Math.round(ms / 100) / 10}`).join(", ");
+    const topCommands = (c: J) => Object.entries((c.commands ?? {}) as Record<string, { count: number; ms: number }>).slice(0, 4).map(([k, v]) => `${k} ×${v.count} ${Math.round(v.ms / 100) / 10}`).join(", ");
+    out.push(table(["size", "first converge ms", "processes", "CF requests", "wall time by phase (s)", "slowest commands (count, summed s)"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests, phases(s.converge), topCommands(s.converge) || "—"])), "");
   }
   const a = await load("availability");
   if (a) {
