@@ -184,8 +184,8 @@ export class SystemdDriver {
 
   /**
    * One batch: verify new files, stop, disable, remove, install, one daemon-reload, enable, start, restart. The wait
-   * for started units to settle is returned, not awaited: the engine runs it once the next call of this kind may
-   * start (ApplyReport.settle), so 0.5 s per call is not spent holding the others back.
+   * for started units to settle is returned, not awaited (ApplyReport.settle): the engine runs it beside this kind's
+   * next calls and the scope's gate, so 0.5 s per call holds neither the other lanes nor this one back.
    */
   async applyUnsettled(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<ApplyReport> {
     if (changes.length === 0) return { warnings: [] };
