@@ -4,6 +4,7 @@ import { execa } from "execa";
 import { islandflowHost, type IslandflowHost } from "../sandbox/islandflow-host.js";
 import { npmBridge, requestFromNpm } from "../sandbox/fixtures.js";
 import { sandbox } from "../sandbox/sandbox-env.js";
+import { stopWaits } from "./docker-stops.js";
 import { summarize } from "./stats.js";
 
 /**
@@ -24,14 +25,22 @@ function arg(name: string, dflt: string): string {
 interface Run {
   ms: number;
   changed: number;
+  /** Wall time spent waiting for containers to stop (Docker's events: docker-stops.ts). */
+  stopGraceMs: number;
+  stops: { container: string; ms: number }[];
+  /** tack: the CLI's step lines (`✓ n/total phase [scope] (ms)`), where the rest of the time went. */
+  steps?: string[];
 }
 
 type Tool = (owner: "docker" | "native") => Promise<Run>;
 
-async function timed(fn: () => Promise<number>): Promise<Run> {
+async function timed(fn: () => Promise<number | { changed: number; steps: string[] }>): Promise<Run> {
+  const wall0 = Date.now();
   const t0 = performance.now();
-  const changed = await fn();
-  return { ms: Math.round(performance.now() - t0), changed };
+  const out = await fn();
+  const ms = Math.round(performance.now() - t0);
+  const waits = await stopWaits(wall0, Date.now());
+  return { ms, ...(typeof out === "number" ? { changed: out } : out), stopGraceMs: waits.graceMs, stops: waits.stops };
 }
 
 function tackTool(h: IslandflowHost): Tool {
@@ -43,7 +52,7 @@ function tackTool(h: IslandflowHost): Tool {
       // The compiled package's CLI (bench/run.ts builds it), as a user runs it.
       const r = await execa(process.execPath, [path.join(ROOT, "bin/tack.js"), "apply", h.repo, "--yes", "--state-dir", h.stateDir], { reject: false, cwd: ROOT });
       if (r.exitCode !== 0) throw new Error(`tack apply exited ${r.exitCode}: ${r.stderr}\n${r.stdout}`);
-      return /no changes/i.test(r.stdout) ? 0 : 1;
+      return { changed: /no changes/i.test(r.stdout) ? 0 : 1, steps: r.stdout.split("\n").filter((l) => /^[✓✗] /.test(l)) };
     });
   };
 }
@@ -137,6 +146,10 @@ try {
     noopChanged: noop.map((r) => r.changed),
     cutoverMs: cutover.ms,
     cutoverChanged: cutover.changed,
+    // Waiting for containers to stop is the containers' own shutdown (the user's stop grace): reported apart.
+    stopGraceMs: cutover.stopGraceMs,
+    cutoverStops: cutover.stops,
+    ...(cutover.steps ? { cutoverSteps: cutover.steps } : {}),
     noopAfterCutover: noopAfter,
     servedBefore,
     servedAfter,

@@ -9,6 +9,7 @@ import { islandflowHost } from "../sandbox/islandflow-host.js";
 import { sandbox } from "../sandbox/sandbox-env.js";
 import { generateRepo, SIZES, writeRepo, type BenchSize } from "./generate-repo.js";
 import { measureCli } from "./cli-measure.js";
+import { commandGroups, phaseTimes } from "./converge-breakdown.js";
 import type { RunFigures } from "./noop-measure.js";
 import { writeResult } from "./result-file.js";
 import { constant, round, summarize } from "./stats.js";
@@ -67,8 +68,12 @@ async function measureCliPlan(repo: string, stateDir: string, runs: number) {
 
 interface Converge {
   ms: number;
-  /** Time per phase, from the journal's steps of the converge run. */
+  /** Time per phase, from the journal's steps of the converge run: summed over steps (lanes overlap, so more than wall time). */
   phasesMs?: Record<string, number>;
+  /** Wall time per phase: first step's start to last step's end (plan = before the first step). */
+  phasesWallMs?: Record<string, number>;
+  /** Where the converge's processes spent their time: count and summed ms per command (commands.ts). */
+  commands?: Record<string, { count: number; ms: number }>;
   processes: number;
   cloudflareRequests: number;
   status: string;
@@ -78,14 +83,20 @@ async function converge(repo: string, ctx: ReconcileContext, runner: ExecaRunner
   const h0 = runner.history.length;
   const c0 = cf.log.length;
   const t0 = performance.now();
+  const t0Wall = Date.now();
   const out = await applyRevision({ dir: repo }, ctx);
   const ms = performance.now() - t0;
   if (out.status !== "applied" && out.status !== "no-changes") throw new Error(`converge failed: ${out.status}: ${out.error ?? ""}`);
-  const phasesMs: Record<string, number> = {};
-  for (const st of out.runId ? ctx.journal.steps(out.runId) : []) {
-    if (st.finished_at) phasesMs[st.phase] = (phasesMs[st.phase] ?? 0) + (Date.parse(st.finished_at) - Date.parse(st.started_at));
-  }
-  return { ms: Math.round(ms), phasesMs, processes: runner.history.length - h0, cloudflareRequests: cf.log.length - c0, status: out.status };
+  const steps = out.runId ? ctx.journal.steps(out.runId) : [];
+  return {
+    ms: Math.round(ms),
+    ...phaseTimes(steps, t0Wall),
+    ...(process.env.BENCH_DUMP_STEPS ? { steps } : {}),
+    commands: commandGroups(runner.history.slice(h0)),
+    processes: runner.history.length - h0,
+    cloudflareRequests: cf.log.length - c0,
+    status: out.status,
+  };
 }
 
 async function sizeA(runs: number) {

@@ -30,8 +30,9 @@ async function targetsTable(): Promise<string[]> {
   const ansibleNoop = c?.ansibleRun?.noopMs?.median as number | undefined;
   const day = (r: J | undefined) => String(r?.finishedAt ?? "").slice(0, 10);
   // Ansible's figure may come from another run than the CLI's: say which, so the ratio is read for what it is.
-  const sameRun = c && n && day(c) === day(n);
-  const vsAnsible = cli("a") && ansibleNoop ? ` (${Math.round((ansibleNoop / cli("a")!) * 10) / 10}× faster than Ansible's no-op, ${secs(ansibleNoop)} s${sameRun ? "" : `, Ansible measured ${day(c)}`})` : "";
+  const ansibleDay = String(c?.ansibleMeasuredAt ?? c?.finishedAt ?? "").slice(0, 10);
+  const sameRun = c && n && ansibleDay === day(n);
+  const vsAnsible = cli("a") && ansibleNoop ? ` (${Math.round((ansibleNoop / cli("a")!) * 10) / 10}× faster than Ansible's no-op, ${secs(ansibleNoop)} s${sameRun ? "" : `, Ansible measured ${ansibleDay}`})` : "";
   const v = n?.cliVersion;
   const rows: unknown[][] = [
     ["`tack --version` (fresh process, median; peak RSS)", "~2 s, 190 MB", "≤ 0.3 s, ≤ 70 MB", v ? `${secs(v.wallMs.median)} s, ${v.peakRssMb} MB` : undefined],
@@ -92,7 +93,10 @@ export async function renderTables(): Promise<string> {
         ...clis.map((s) => [`tack plan (size ${s.size.split(":")[0]}, converged host)`, s.cliPlan.wallMs.median, s.cliPlan.wallMs.p95, s.cliPlan.peakRssMb]),
       ]), "");
     }
-    out.push(table(["size", "first converge ms", "processes", "CF requests", "converge time by phase (s)"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests, Object.entries((s.converge.phasesMs ?? {}) as Record<string, number>).map(([p, ms]) => `${p} ${Math.round(ms / 100) / 10}`).join(", ")])), "");
+    // Wall time per phase where the results have it (scope lanes overlap: summed step times over-count them).
+    const phases = (c: J) => Object.entries((c.phasesWallMs ?? c.phasesMs ?? {}) as Record<string, number>).map(([p, ms]) => `${p} ${Math.round(ms / 100) / 10}`).join(", ");
+    const topCommands = (c: J) => Object.entries((c.commands ?? {}) as Record<string, { count: number; ms: number }>).slice(0, 4).map(([k, v]) => `${k} ×${v.count} ${Math.round(v.ms / 100) / 10}`).join(", ");
+    out.push(table(["size", "first converge ms", "processes", "CF requests", "wall time by phase (s)", "slowest commands (count, summed s)"], (n.sizes as J[]).map((s) => [s.size, s.converge.ms + (s.converge.incrementalFrom ? ` (from ${s.converge.incrementalFrom})` : ""), s.converge.processes, s.converge.cloudflareRequests, phases(s.converge), topCommands(s.converge) || "—"])), "");
   }
   const a = await load("availability");
   if (a) {
@@ -110,11 +114,12 @@ export async function renderTables(): Promise<string> {
   }
   const c = await load("ansible");
   if (c) {
-    out.push(`### tack and Ansible side by side (${c.ansible}; ${c.finishedAt})`, "");
+    out.push(`### tack and Ansible side by side (${c.ansible}; ${c.ansibleMeasuredAt ? `tack ${c.finishedAt}, Ansible ${c.ansibleMeasuredAt}` : c.finishedAt})`, "");
     out.push(table(["", "tack ms", "Ansible ms", "tack / Ansible"], [
       ["first converge (all on Docker)", c.tack.converge.ms, c.ansibleRun.converge.ms, c.ratios.converge],
       ["no-op run (median)", c.tack.noopMs.median, c.ansibleRun.noopMs.median, c.ratios.noopMedian],
       ["cutover docker → native (4 scopes)", c.tack.cutoverMs, c.ansibleRun.cutoverMs, c.ratios.cutover],
+      ...(c.tack.stopGraceMs !== undefined ? [["of which waiting for containers to stop (Docker's events)", c.tack.stopGraceMs, c.ansibleRun.stopGraceMs ?? "—", ""]] : []),
     ]), "");
   }
   return out.join("\n");

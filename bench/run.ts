@@ -4,11 +4,11 @@ import path from "node:path";
 import { execa } from "execa";
 import { ANSIBLE_ENV, machineInfo } from "./machine.js";
 import { writeReadmeTables } from "./report.js";
-import { writeResult } from "./result-file.js";
+import { RESULTS_DIR, writeResult } from "./result-file.js";
 import { round } from "./stats.js";
 
 /**
- * `npm run bench [-- --only noop,availability,latency,ansible] [--runs N] [--sizes a,b] [--compare-runs N]`: every benchmark in a sandbox host
+ * `npm run bench [-- --only noop,availability,latency,ansible] [--runs N] [--sizes a,b] [--compare-runs N] [--compare-tools tack]`: every benchmark in a sandbox host
  * of its own (sandbox/run-in-sandbox.ts tears it down when the benchmark ends), JSON results in
  * bench/results/, tables in bench/README.md. Traffic stays on the sandboxes' loopback and bridges.
  */
@@ -49,20 +49,29 @@ async function ensureAnsible(): Promise<void> {
   if (r.exitCode !== 0) throw new Error("could not install ansible (apt-get install ansible); install it and run `npm run bench -- --only ansible` again");
 }
 
-async function ansibleCompare(runs: string): Promise<void> {
-  await ensureAnsible();
+/**
+ * Both halves, or with `--compare-tools tack` tack's alone: Ansible's half is then kept from the last results
+ * (`ansibleMeasuredAt` says when it ran), for a tack change measured without reinstalling and re-running Ansible.
+ */
+async function ansibleCompare(runs: string, tools: string[]): Promise<void> {
+  const previous = JSON.parse(await readFile(path.join(RESULTS_DIR, "ansible.json"), "utf8").catch(() => "null")) as Record<string, unknown> | null;
+  if (!tools.includes("ansible") && !previous?.ansibleRun) throw new Error("--compare-tools without ansible needs an earlier bench/results/ansible.json to keep Ansible's half from");
+  if (tools.includes("ansible")) await ensureAnsible();
   const tmp = await mkdtemp(path.join(tmpdir(), "tack-bench-"));
   try {
     const halves: Record<string, { noopMs: { median: number }; cutoverMs: number; converge: { ms: number } } & Record<string, unknown>> = {};
-    for (const tool of ["tack", "ansible"]) {
+    for (const tool of ["tack", "ansible"].filter((t) => tools.includes(t))) {
       const out = path.join(tmp, `${tool}.json`);
       await inSandbox(`ansible (${tool} half)`, "bench/compare-ansible.ts", ["--tool", tool, "--runs", runs, "--out", out]);
       halves[tool] = JSON.parse(await readFile(out, "utf8"));
     }
-    const versions = (await execa("ansible", ["--version"], { env: ANSIBLE_ENV })).stdout.split("\n")[0];
+    const kept = !tools.includes("ansible");
+    if (kept) halves.ansible = previous!.ansibleRun as (typeof halves)["ansible"];
+    const versions = kept ? String(previous!.ansible) : (await execa("ansible", ["--version"], { env: ANSIBLE_ENV })).stdout.split("\n")[0];
     await writeResult("ansible", {
       note: "each tool in a fresh sandbox host of the same make, as the command a user runs (process start-up included); ratio = tack / Ansible",
       ansible: versions,
+      ...(kept ? { ansibleMeasuredAt: previous!.ansibleMeasuredAt ?? previous!.finishedAt } : {}),
       tack: halves.tack,
       ansibleRun: halves.ansible,
       ratios: {
@@ -93,7 +102,7 @@ const steps: Record<Bench, () => Promise<void>> = {
   availability: () => inSandbox("availability", "bench/availability.ts", []),
   latency: () => inSandbox("latency", "bench/latency.ts", []),
   // Ansible's no-op runs take tens of seconds each: its own, smaller count.
-  ansible: () => ansibleCompare(arg("compare-runs") ?? "3"),
+  ansible: () => ansibleCompare(arg("compare-runs") ?? "3", (arg("compare-tools") ?? "tack,ansible").split(",")),
 };
 for (const b of only) {
   try {

@@ -59,6 +59,13 @@ export interface GateProbe {
  */
 export interface ApplyReport {
   warnings: string[];
+  /**
+   * What is left to check once the host was changed, changing nothing more (a started unit must not fail at once:
+   * systemd's settle wait). The engine starts it when the call returns, while this kind's next call may run. A
+   * scope lane goes on to its gate meanwhile, and the run does not reach the edge until every lane's settle passed
+   * (engine/executor.ts); a step outside the lanes waits for its own. A rejection fails the run like a failed step.
+   */
+  settle?: () => Promise<void>;
 }
 
 /** The I/O of one kind on one host. */
@@ -67,6 +74,13 @@ export interface LiveDriver<D, A, F = NoFacts> {
   observe(desired: D[]): Promise<Observed<A, F>>;
   /** Carries out changes of this kind and one phase, batched; may report warnings (the step still succeeds). */
   apply(changes: Change<D, A>[]): Promise<ApplyReport | void>;
+  /**
+   * Runtime kinds, optional: the start changes of every scope lane of this run, before any lane runs. Does ahead
+   * what changes nothing that runs (systemd: verify every new unit file in one call, install those of units not
+   * running, one daemon-reload), so an invalid file stops the run before any scope moved and the lanes' `apply`
+   * calls are short. `apply` must still carry the same changes out in full (it skips what is already done).
+   */
+  prepare?(changes: Change<D, A>[]): Promise<void>;
   /** Runtime kinds: a cheap state probe of these resources, for health gates. */
   gate?(desired: D[]): GateProbe;
   /** Forget any cached observation (the Cloudflare driver keeps one for its poll interval). */

@@ -1,5 +1,6 @@
 import { ApplyError, errorMessage, TackError } from "../core/errors.js";
 import type { ResourceRef } from "../core/refs.js";
+import { listSome } from "../core/text.js";
 import { waitHealthy, HealthTimeoutError, describeCheck } from "./health/wait-healthy.js";
 import type { Runner } from "../core/runner.js";
 import type { DriversByKind } from "../core/kind.js";
@@ -7,12 +8,13 @@ import type { ResolvedHost } from "../core/resources.js";
 import { runtimeKind } from "../kinds/index.js";
 import type { Gate } from "./plan.js";
 import type { Step } from "./steps.js";
-import { ApplyBatcher, layoutSteps, runLanes } from "./scope-lanes.js";
+import { ApplyBatcher, layoutSteps, runLanes, type Lane } from "./scope-lanes.js";
 
 /**
  * Runs steps in order, journaling each before and after it runs, so a crash leaves a record of exactly where
  * it stopped. The per-scope runtime steps and gates run as lanes side by side along the `after` graph
- * (scope-lanes.ts), same-phase driver calls of lanes that get there together coalesced into one. The first
+ * (scope-lanes.ts), same-phase driver calls of lanes that get there together coalesced into one, after each runtime
+ * kind prepared the lanes' starts at once (prepareLanes). The first
  * failure stops the run (steps already running finish) with an ApplyError naming the step and what was applied;
  * rolling back is the caller's decision (run/reconcile.ts).
  */
@@ -46,6 +48,9 @@ export interface ExecuteOptions {
 
 export class AbortedError extends TackError {}
 
+/** How the journal names a step's resources: `kind/name`. */
+const journalRef = (ref: ResourceRef) => `${ref.kind}/${ref.name}`;
+
 async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
   const kind = runtimeKind(gate.runtime);
   const desired = kind.desired(opts.host).filter((d) => gate.resources.includes(d.name));
@@ -56,12 +61,69 @@ async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
   throw new HealthTimeoutError(`${gate.scope} on ${gate.runtime} (${describeCheck(gate.check)})`, evidence, seen);
 }
 
+/**
+ * Before the lanes run: each runtime kind's `prepare` (LiveDriver) over the start changes of every lane, journaled
+ * like a step. systemd verifies every new unit file in one call and installs them with one daemon-reload here, so
+ * an invalid file stops the run before any scope moved, and the lanes' calls only enable and start.
+ */
+async function prepareLanes(lanes: Lane[], opts: ExecuteOptions, applied: ResourceRef[]): Promise<void> {
+  const starts = lanes.flatMap((l) => l.steps.map((i) => opts.steps[i]!)).filter((s) => s.phase === "runtime-start" && s.kind);
+  for (const kind of new Set(starts.map((s) => s.kind!))) {
+    const driver = opts.drivers[kind];
+    if (!driver?.prepare) continue;
+    const mine = starts.filter((s) => s.kind === kind);
+    const changes = mine.flatMap((s) => s.changes);
+    if (opts.signal?.aborted) throw new ApplyError("stopped by a signal before the lanes", { phase: "runtime-start", applied, cause: new AbortedError("aborted") });
+    const refs = changes.map((c) => journalRef(c.ref));
+    const description = `runtime-start: prepare ${kind} for ${mine.length} scope(s) ahead of their lanes: ${listSome(refs, 4)}`;
+    const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description, refs });
+    try {
+      await driver.prepare(changes);
+      opts.journal.finishStep(opts.runId, seq, "done");
+    } catch (err) {
+      opts.journal.finishStep(opts.runId, seq, "failed", errorMessage(err));
+      const ref = err instanceof ApplyError ? err.ref : changes[0]?.ref;
+      throw new ApplyError(errorMessage(err), { phase: "runtime-start", applied, cause: err, ...(ref ? { ref } : {}) });
+    }
+  }
+}
+
+interface PendingSettle {
+  step: Step;
+  settled: Promise<void>;
+}
+
+/**
+ * Waits for lane starts' settle checks (ApplyReport.settle: systemd's units still running half a second after their
+ * start). A lane does not wait for its own: its gate already checks the scope, and waiting 0.5 s per lane serialised a
+ * 50-scope converge by 6 s. Nothing switches traffic to a scope's units, or retires their old owner, before their
+ * settle passed, and the run does not succeed before all did. Journaled like a step when there is something to wait for.
+ */
+async function awaitSettles(settles: PendingSettle[], opts: ExecuteOptions, applied: ResourceRef[]): Promise<void> {
+  if (settles.length === 0) return;
+  const refs = [...new Set(settles.flatMap((s) => s.step.changes.map((c) => journalRef(c.ref))))];
+  const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description: `runtime-start: started units still running: ${listSome(refs, 4)}`, refs });
+  const outcomes = await Promise.allSettled(settles.map((s) => s.settled));
+  const failed = outcomes.findIndex((o) => o.status === "rejected");
+  if (failed < 0) {
+    opts.journal.finishStep(opts.runId, seq, "done");
+    return;
+  }
+  const err = (outcomes[failed] as PromiseRejectedResult).reason as unknown;
+  opts.journal.finishStep(opts.runId, seq, "failed", errorMessage(err));
+  const ref = err instanceof ApplyError ? err.ref : settles[failed]!.step.changes[0]?.ref;
+  throw new ApplyError(errorMessage(err), { phase: "runtime-start", applied, cause: err, ...(ref ? { ref } : {}) });
+}
+
 /** Scope lanes running at once (scope-lanes.ts): enough to overlap starts and gates, few enough for a small host. */
 export const DEFAULT_PARALLEL_SCOPES = 4;
 
 export async function executeSteps(opts: ExecuteOptions): Promise<void> {
   const applied: ResourceRef[] = [];
   const total = opts.steps.length;
+  const layout = layoutSteps(opts.steps, opts.host);
+  const inLane = new Set(layout.lanes.flatMap((l) => l.steps));
+  const settles: PendingSettle[] = [];
   const batcher = new ApplyBatcher(async (step, changes) => {
     const driver = opts.drivers[step.kind!];
     if (!driver) throw new TackError(`no live driver for ${step.kind}`);
@@ -73,7 +135,7 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
     if (opts.signal?.aborted) {
       throw new ApplyError("stopped by a signal before this step", { phase: step.phase, applied, cause: new AbortedError("aborted") });
     }
-    const refs = step.changes.map((c) => `${c.ref.kind}/${c.ref.name}`);
+    const refs = step.changes.map((c) => journalRef(c.ref));
     const seq = opts.journal.startStep(opts.runId, {
       phase: step.phase,
       description: step.description,
@@ -88,7 +150,11 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
       let warnings: string[] = [];
       if (step.gate) detail = await runGate(step.gate, opts);
       else if (step.kind) {
-        warnings = (await batcher.submit(step))?.warnings ?? [];
+        const { report, settled } = await batcher.submit(step);
+        warnings = report?.warnings ?? [];
+        // In a lane the settle goes on beside the gate and the next lanes; the edge waits for it (awaitSettles).
+        if (settled && inLane.has(index)) settles.push({ step, settled });
+        else await settled;
         if (warnings.length > 0) detail = warnings.map((w) => `warning: ${w}`).join("; ");
       }
       opts.journal.finishStep(opts.runId, seq, "done");
@@ -104,8 +170,20 @@ export async function executeSteps(opts: ExecuteOptions): Promise<void> {
     }
   };
 
-  const layout = layoutSteps(opts.steps, opts.host);
   for (const i of layout.before) await runStep(i);
+  await prepareLanes(layout.lanes, opts, applied);
   await runLanes(layout.lanes, opts.parallelScopes ?? DEFAULT_PARALLEL_SCOPES, runStep);
-  for (const i of layout.after) await runStep(i);
+  // A step after the lanes waits for the settles of the scopes its changes belong to (the edge switching traffic
+  // to them, the retire of their old owner); the run ends only once every settle passed.
+  const take = (due: (s: PendingSettle) => boolean) => {
+    const taken = settles.filter(due);
+    settles.splice(0, settles.length, ...settles.filter((s) => !due(s)));
+    return taken;
+  };
+  for (const i of layout.after) {
+    const scopes = new Set(opts.steps[i]!.changes.map((c) => c.scope));
+    await awaitSettles(take((s) => s.step.scope !== undefined && scopes.has(s.step.scope)), opts, applied);
+    await runStep(i);
+  }
+  await awaitSettles(take(() => true), opts, applied);
 }

@@ -101,23 +101,30 @@ export async function runLanes(lanes: Lane[], limit: number, runStep: (index: nu
   if (failure) throw failure.err;
 }
 
+/** A driver call's outcome for one step: the report, and its settle check, started once for every step it carried. */
+export interface Submitted {
+  report: ApplyReport | void;
+  settled?: Promise<void>;
+}
+
+type Waiter = { resolve: (s: Submitted) => void; reject: (e: unknown) => void };
+
 /**
  * Coalesces driver calls of lanes that reach the same (phase, kind) together into one call with all their
  * changes: scopes that start together start with one `docker compose up -d` (per project) and one `systemctl
  * start`. Calls of one kind never overlap (a driver keeps one inventory file, one daemon-reload, one compose
  * project per call: none of them is written for concurrent callers); a batch stays open to newcomers until its
- * turn comes. Each caller gets its call's outcome.
+ * turn comes. A call's `settle` (ApplyReport) is started once the call returns, while the next call may run. Each
+ * caller gets its call's outcome.
  */
-type Waiter = { resolve: (report: ApplyReport | void) => void; reject: (e: unknown) => void };
-
 export class ApplyBatcher {
   private readonly open = new Map<string, { changes: Step["changes"]; waiters: Waiter[] }>();
   private readonly busy = new Map<string, Promise<void>>();
 
   constructor(private readonly apply: (step: Step, changes: Step["changes"]) => Promise<ApplyReport | void>) {}
 
-  /** Resolves with the call's report (its warnings), shared by every step the call carried. */
-  submit(step: Step): Promise<ApplyReport | void> {
+  /** Resolves with the call's report (its warnings) and its started settle, shared by every step the call carried. */
+  submit(step: Step): Promise<Submitted> {
     const key = `${step.phase} ${step.kind}`;
     let batch = this.open.get(key);
     if (!batch) {
@@ -130,7 +137,12 @@ export class ApplyBatcher {
       const call = Promise.all([previous, turn]).then(async () => {
         this.open.delete(key);
         await this.apply(step, b.changes).then(
-          (report) => b.waiters.forEach((w) => w.resolve(report)),
+          (report) => {
+            // Started here, once per call; the kind's next call may start meanwhile (a settle only reads).
+            const settled = report?.settle?.();
+            settled?.catch(() => undefined); // its callers see the rejection; an abandoned run must not crash on it
+            b.waiters.forEach((w) => w.resolve({ report, ...(settled ? { settled } : {}) }));
+          },
           (err: unknown) => b.waiters.forEach((w) => w.reject(err)),
         );
       });

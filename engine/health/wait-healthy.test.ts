@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExecaRunner } from "../../core/runner.js";
 import { probe } from "../../core/probe.js";
-import { HealthTimeoutError, waitHealthy } from "./wait-healthy.js";
+import { HealthTimeoutError, retryDelay, waitHealthy } from "./wait-healthy.js";
 
 let server: Server;
 let base = "";
@@ -67,6 +67,15 @@ describe("waitHealthy", () => {
     const ev = await waitHealthy(http("/third"));
     expect(ev.healthy).toBe(true);
     expect(ev.attempts).toBe(3);
+  });
+
+  it("retries sooner than the interval at first: 50 ms, doubling up to it", async () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => retryDelay(n, 1_000))).toEqual([50, 100, 200, 400, 800, 1_000, 1_000]);
+    expect(retryDelay(1, 20)).toBe(20);
+    // With a 10 s interval, four probes end in well under one interval.
+    let calls = 0;
+    const ev = await waitHealthy({ type: "state", timeoutMs: 60_000, intervalMs: 10_000 }, { state: async () => ({ ok: ++calls >= 4, detail: `call ${calls}` }) });
+    expect(ev).toMatchObject({ healthy: true, attempts: 4 });
   });
 
   it("returns the evidence on timeout", async () => {

@@ -16,6 +16,17 @@ export interface WaitOptions extends ProbeContext {
   intervalMs?: number;
 }
 
+/**
+ * The wait before retry n (1-based): 50 ms, doubling, up to the check's interval. A freshly started service is
+ * often ready within a few hundred ms; the first retry a whole interval (1 s by default) later made every gate of
+ * a cutover cost at least that (a settle wait hid it before).
+ */
+export function retryDelay(attempt: number, intervalMs: number): number {
+  return Math.min(intervalMs, FIRST_RETRY_MS * 2 ** Math.min(attempt - 1, 10));
+}
+
+const FIRST_RETRY_MS = 50;
+
 /** Probe until one passes or the timeout elapses; never throws, returns the evidence either way. */
 export async function waitHealthy(check: HealthCheck, options: WaitOptions = {}): Promise<HealthEvidence> {
   const timeoutMs = options.timeoutMs ?? check.timeoutMs;
@@ -28,7 +39,7 @@ export async function waitHealthy(check: HealthCheck, options: WaitOptions = {})
     const last = await probe(check, options);
     const elapsedMs = Math.round(performance.now() - started);
     if (last.ok) return { healthy: true, attempts, elapsedMs, last };
-    const wait = Math.min(intervalMs, deadline - performance.now());
+    const wait = Math.min(retryDelay(attempts, intervalMs), deadline - performance.now());
     if (wait <= 0) return { healthy: false, attempts, elapsedMs, last };
     await new Promise((r) => setTimeout(r, wait));
   }

@@ -143,7 +143,9 @@ export class ComposeDriver {
     for (const [p, services] of groupByProject(desired)) {
       const [containers, key] = await Promise.all([this.containers(p.project, services), this.inputsKey(p)]);
       const config = await this.config(p, services, key);
-      const hashed = services.filter((s) => config.services.has(s.service));
+      // Only a service that should run is compared with its containers' hash: a retired one is removed whatever
+      // its config (compose-plan.ts), and skipping `config --hash` saves a compose call when a cutover retires them.
+      const hashed = services.filter((s) => s.state === "running" && config.services.has(s.service));
       for (const s of services) {
         if (!config.services.has(s.service) && s.state === "running") {
           throw new UserError(

@@ -74,6 +74,7 @@ export const systemdUnit: Kind<DesiredSystemdUnit, ObservedUnit> = {
     });
     return {
       observe: async (desired) => observedOf(await units.observe(desired)),
+      prepare: (changes) => units.prepare(changes),
       apply: (changes) => units.apply(changes),
       gate(desired) {
         const names = desired.map((d) => d.name);

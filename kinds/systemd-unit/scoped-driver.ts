@@ -1,4 +1,5 @@
 import type { Change } from "../../core/changes.js";
+import type { ApplyReport } from "../../core/kind.js";
 import type { DesiredSystemdUnit, SystemdScope } from "../../core/resources.js";
 import type { SystemdDriver } from "./systemd-driver.js";
 import type { ObservedUnit } from "./unit-plan.js";
@@ -28,11 +29,28 @@ export class SystemdScopesDriver {
     return out;
   }
 
-  async apply(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<void> {
+  /** Each manager prepares its own units (SystemdDriver.prepare). */
+  async prepare(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<void> {
+    for (const [scope, mine] of this.byManager(changes)) await this.byScope[scope].prepare(mine);
+  }
+
+  /** Each manager's batch in turn; their settle waits run side by side. */
+  async apply(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<ApplyReport> {
+    const settles: (() => Promise<void>)[] = [];
+    for (const [scope, mine] of this.byManager(changes)) {
+      const report = await this.byScope[scope].applyUnsettled(mine);
+      if (report.settle) settles.push(report.settle);
+    }
+    return { warnings: [], ...(settles.length ? { settle: async () => void (await Promise.all(settles.map((s) => s()))) } : {}) };
+  }
+
+  private byManager(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): [SystemdScope, Change<DesiredSystemdUnit, ObservedUnit>[]][] {
+    const out: [SystemdScope, Change<DesiredSystemdUnit, ObservedUnit>[]][] = [];
     for (const scope of ["system", "user"] as const) {
       const mine = changes.filter((c) => (c.desired?.systemdScope ?? this.scopeOf.get(c.ref.name) ?? "system") === scope);
-      if (mine.length) await this.byScope[scope].apply(mine);
+      if (mine.length) out.push([scope, mine]);
     }
+    return out;
   }
 
   async logs(unit: string, lines = 10): Promise<string[]> {

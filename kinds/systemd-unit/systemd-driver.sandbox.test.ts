@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApplyError } from "../../core/errors.js";
 import { ExecaRunner } from "../../core/runner.js";
@@ -56,7 +56,7 @@ describe(`systemd driver on a real ${scope} manager`, () => {
     started.push(u.name);
     const ran = await converge([u]);
     expect(ran.filter((c) => c.includes("daemon-reload"))).toHaveLength(1);
-    expect(ran).toContain(`${sc} enable -- tack-a.service`);
+    expect(ran).toContain(`${sc} enable --no-reload -- tack-a.service`);
     expect(ran).toContain(`${sc} start -- tack-a.service`);
     expect(await httpOk("http://127.0.0.1:18101/health")).toBe(true);
     const seen = (await driver.observe([u])).get(u.name)!;
@@ -71,7 +71,7 @@ describe(`systemd driver on a real ${scope} manager`, () => {
     const ran = await converge([b, c]);
     expect(ran.filter((x) => x.includes("daemon-reload"))).toHaveLength(1);
     expect(ran).toContain(`${sc} start -- tack-b.service tack-c.service`);
-    expect(ran).toContain(`${sc} enable -- tack-b.service tack-c.service`);
+    expect(ran).toContain(`${sc} enable --no-reload -- tack-b.service tack-c.service`);
     await expectConverged([b, c]);
   });
 
@@ -144,5 +144,50 @@ describe(`systemd driver on a real ${scope} manager`, () => {
     expect((err as Error).message).toMatch(/nonexistent/);
     expect(mutationsSince(runner, mark)).toEqual([]);
     expect(existsSync(driver.filePath(u.name))).toBe(false);
+  });
+
+  it("prepare: one verify for every new file, the units not running installed with one daemon-reload; apply then only enables and (re)starts", async () => {
+    const a = desiredUnit("tack-a.service", busyboxUnit({ description: "a, third edition", port: 18101, dir: www }));
+    const d = desiredUnit("tack-d.service", busyboxUnit({ description: "d", port: 18105, dir: www }));
+    const e = desiredUnit("tack-e.service", busyboxUnit({ description: "e", port: 18106, dir: www }));
+    started.push(d.name, e.name);
+    const changes = planUnits([a, d, e], await driver.observe([a, d, e])).filter((c) => !c.prune);
+    expect(changes.every((c) => c.phase === "runtime-start")).toBe(true);
+    const aBefore = readFileSync(driver.filePath(a.name), "utf8");
+    const mark = runner.history.length;
+    await driver.prepare(changes);
+    const verifies = runner.history.slice(mark).filter((r) => r.file === "systemd-analyze");
+    expect(verifies).toHaveLength(1);
+    expect(verifies[0]!.args.filter((x) => x.endsWith(".service")).map((x) => basename(x)).sort()).toEqual([a.name, d.name, e.name]);
+    expect(mutationsSince(runner, mark)).toEqual([`${sc} daemon-reload`]);
+    expect(readFileSync(driver.filePath(d.name), "utf8")).toBe(d.file.content);
+    // The running unit keeps its file until its own apply restarts it.
+    expect(readFileSync(driver.filePath(a.name), "utf8")).toBe(aBefore);
+    expect((await driver.observe([d])).get(d.name)).toMatchObject({ activeState: "inactive", unitFileState: "disabled", installedByTack: true });
+
+    const mark2 = runner.history.length;
+    await driver.apply(changes);
+    expect(runner.history.slice(mark2).filter((r) => r.file === "systemd-analyze")).toEqual([]);
+    expect(mutationsSince(runner, mark2)).toEqual([
+      `${sc} daemon-reload`,
+      `${sc} enable --no-reload -- tack-d.service tack-e.service`,
+      `${sc} start -- tack-d.service tack-e.service`,
+      `${sc} restart -- tack-a.service`,
+    ]);
+    expect(await httpOk("http://127.0.0.1:18105/health")).toBe(true);
+    await expectConverged([a, d, e]);
+  });
+
+  it("prepare refuses a bad file among good ones, naming it, before anything changes", async () => {
+    const good = desiredUnit("tack-f.service", busyboxUnit({ description: "f", port: 18107, dir: www }));
+    const bad = desiredUnit("tack-bad2.service", "[Service]\nExecStart=/nonexistent/tack-bin-2\n");
+    const changes = planUnits([good, bad], await driver.observe([good, bad])).filter((c) => !c.prune);
+    const mark = runner.history.length;
+    const err = await driver.prepare(changes).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(ApplyError);
+    expect((err as ApplyError).ref).toEqual({ kind: "systemd.unit", name: "tack-bad2.service" });
+    expect((err as Error).message).toMatch(/verify rejected unit tack-bad2.service: .*nonexistent/s);
+    expect(mutationsSince(runner, mark)).toEqual([]);
+    expect(existsSync(driver.filePath(good.name))).toBe(false);
   });
 });

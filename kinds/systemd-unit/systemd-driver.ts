@@ -1,15 +1,15 @@
-import { constants } from "node:fs";
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
-import type { Change } from "../../core/changes.js";
-import { ApplyError, CommandError, errorMessage } from "../../core/errors.js";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Change, Phase } from "../../core/changes.js";
+import { ApplyError, CommandError } from "../../core/errors.js";
+import type { ApplyReport } from "../../core/kind.js";
 import type { ResourceRef } from "../../core/refs.js";
 import type { DesiredSystemdUnit, SystemdScope } from "../../core/resources.js";
 import type { Runner } from "../../core/runner.js";
 import { asUser, chownCreated, managerHint, userUnitDir, type TargetUser } from "./target-user.js";
 import { inventoryKey, type UnitInventory } from "./unit-inventory.js";
 import { writeFileAtomic } from "../../core/atomic-write.js";
+import { UnitRejected, UnitVerifier } from "./unit-verify.js";
 import {
   UNIT_KIND,
   contentHash,
@@ -20,7 +20,7 @@ import {
 
 /**
  * The systemd driver's I/O: one `systemctl show` per observe, unit files written only when their content
- * differs (verified first), one daemon-reload per apply, one systemctl call per verb.
+ * differs (verified first, all in one call), one daemon-reload per apply, one systemctl call per verb.
  */
 
 export interface SystemdDriverOptions {
@@ -79,7 +79,7 @@ export class SystemdDriver {
   private readonly settleMs: number;
   private readonly env: NodeJS.ProcessEnv;
   private readonly user: TargetUser | undefined;
-  private analyzeAvailable: Promise<boolean> | undefined;
+  private readonly verifier: UnitVerifier;
 
   constructor(options: SystemdDriverOptions) {
     this.runner = options.runner;
@@ -92,6 +92,7 @@ export class SystemdDriver {
     else if (options.stateDir) this.inventory = new JsonFileUnitInventory(options.stateDir);
     else throw new Error("SystemdDriver needs an inventory or a stateDir");
     this.settleMs = options.startSettleMs ?? 500;
+    this.verifier = new UnitVerifier(this.runner, this.scopeArgs(), this.env.PATH);
   }
 
   private scopeArgs(): string[] {
@@ -158,8 +159,36 @@ export class SystemdDriver {
     return [...new Set(desired.map((d) => d.name))];
   }
 
+  /**
+   * The start changes of every scope lane of a run, before any lane runs (LiveDriver.prepare): every new unit file
+   * verified in one call, before anything changes; the files of units not running installed, one daemon-reload. The
+   * lanes' calls then only enable and start. A running unit's new file waits for its lane's restart: loaded now, the
+   * manager would hold a definition its process does not run, and a run stopped before that lane would leave it so.
+   */
+  async prepare(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<void> {
+    const installs = changes.filter((c) => unitActions(c).install);
+    if (installs.length === 0) return;
+    await this.verifyInstalls(installs, installs[0]!.phase);
+    let filesChanged = false;
+    for (const c of installs) {
+      if (c.actual && isActive(c.actual)) continue;
+      if (await this.install(c.ref.name, c.desired!.file.content)) filesChanged = true;
+    }
+    if (filesChanged) await this.systemctl(["daemon-reload"], true);
+  }
+
+  /** Carries the changes out and waits for started units to settle (`applyUnsettled`, then its settle). */
   async apply(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<void> {
-    if (changes.length === 0) return;
+    await (await this.applyUnsettled(changes)).settle?.();
+  }
+
+  /**
+   * One batch: verify new files, stop, disable, remove, install, one daemon-reload, enable, start, restart. The wait
+   * for started units to settle is returned, not awaited (ApplyReport.settle): the engine runs it beside this kind's
+   * next calls and the scope's gate, so 0.5 s per call holds neither the other lanes nor this one back.
+   */
+  async applyUnsettled(changes: Change<DesiredSystemdUnit, ObservedUnit>[]): Promise<ApplyReport> {
+    if (changes.length === 0) return { warnings: [] };
     const phase = changes[0]!.phase;
     const applied: ResourceRef[] = [];
     const plans = changes.map((c) => ({ change: c, name: c.ref.name, act: unitActions(c) }));
@@ -169,10 +198,10 @@ export class SystemdDriver {
       throw new ApplyError(message, { ref, phase, cause, applied: [...applied] });
     };
     const refOf = (name: string): ResourceRef => ({ kind: UNIT_KIND, name });
-    const step = async (verb: string, units: string[], mutates = true) => {
+    const step = async (verb: string, units: string[], options: string[] = []) => {
       if (units.length === 0) return;
       try {
-        await this.systemctl([verb, "--", ...units], mutates);
+        await this.systemctl([verb, ...options, "--", ...units], true);
       } catch (err) {
         const failures = verb === "start" || verb === "restart" ? await this.failures(units) : [];
         const named = failures.length ? failures : units.map((u) => ({ unit: u, activeState: "?", subState: "?", logs: [] }));
@@ -180,17 +209,9 @@ export class SystemdDriver {
       }
     };
 
-    // Verify every new file before touching anything (apply time only: the binaries must exist here).
+    // Verify every new file before touching anything (those prepare verified are not run again).
     const installs = plans.filter((p) => p.act.install);
-    for (const p of installs) {
-      const content = p.change.desired?.file.content;
-      if (content === undefined) fail("no unit file content to install", p.change.ref);
-      try {
-        await this.verify(p.name, content!);
-      } catch (err) {
-        fail(`systemd-analyze verify rejected unit ${p.name}: ${errorMessage(err)}`, p.change.ref, err);
-      }
-    }
+    await this.verifyInstalls(installs.map((p) => p.change), phase);
 
     await step("stop", names((a) => a.stop));
     await step("disable", names((a) => a.disable));
@@ -201,33 +222,59 @@ export class SystemdDriver {
       await this.inventory.remove(inventoryKey(this.systemdScope, p.name));
       filesChanged = true;
     }
-    for (const p of installs) {
-      const content = p.change.desired!.file.content;
-      const path = this.filePath(p.name);
-      // Only when it differs: the plan may be stale, and an identical write is not a change.
-      if ((await readHash(path)) !== contentHash(content)) {
-        // The first directory made on the way, so the target user gets it too (chownCreated).
-        const created = await mkdir(dirname(path), { recursive: true });
-        await writeFileAtomic(path, content);
-        await chownCreated(this.user, path, created);
-        filesChanged = true;
-      }
-      await this.inventory.add(inventoryKey(this.systemdScope, p.name));
-    }
+    for (const p of installs) if (await this.install(p.name, p.change.desired!.file.content)) filesChanged = true;
     for (const p of plans.filter((x) => x.act.adopt && !x.act.install)) await this.inventory.add(inventoryKey(this.systemdScope, p.name));
     if (filesChanged) await this.systemctl(["daemon-reload"], true);
 
-    await step("enable", names((a) => a.enable));
-    const started = names((a) => a.start);
-    const restarted = names((a) => a.restart);
-    await step("start", started);
-    await step("restart", restarted);
-    if (started.length + restarted.length > 0) {
-      if (this.settleMs > 0) await new Promise((r) => setTimeout(r, this.settleMs));
-      const failures = await this.failures([...started, ...restarted]);
-      if (failures.length) fail(`unit failed to start: ${describeFailures(failures)}`, refOf(failures[0]!.unit));
+    // --no-reload: the enablement symlinks matter at boot and the manager reads them at its next reload; `show`
+    // reports UnitFileState from them at once (checked). The implied reload cost 0.05–0.17 s a call, serialised
+    // across the scope lanes. disable keeps its reload: the manager must forget that a target wants a retired unit.
+    await step("enable", names((a) => a.enable), ["--no-reload"]);
+    const started = [...names((a) => a.start), ...names((a) => a.restart)];
+    await step("start", names((a) => a.start));
+    await step("restart", names((a) => a.restart));
+    const done = () => applied.push(...plans.map((p) => p.change.ref));
+    if (started.length === 0) {
+      done();
+      return { warnings: [] };
     }
-    applied.push(...plans.map((p) => p.change.ref));
+    const settle = async () => {
+      if (this.settleMs > 0) await new Promise((r) => setTimeout(r, this.settleMs));
+      const failures = await this.failures(started);
+      if (failures.length) fail(`unit failed to start: ${describeFailures(failures)}`, refOf(failures[0]!.unit));
+      done();
+    };
+    return { warnings: [], settle };
+  }
+
+  /** Verifies the new files of these changes in one call; an ApplyError names the unit verify rejected. */
+  private async verifyInstalls(changes: Change<DesiredSystemdUnit, ObservedUnit>[], phase: Phase): Promise<void> {
+    const files = changes.map((c) => {
+      const content = c.desired?.file.content;
+      if (content === undefined) throw new ApplyError("no unit file content to install", { ref: c.ref, phase, applied: [] });
+      return { name: c.ref.name, content };
+    });
+    try {
+      await this.verifier.verify(files);
+    } catch (err) {
+      if (!(err instanceof UnitRejected)) throw err;
+      throw new ApplyError(`systemd-analyze verify rejected unit ${err.unit}: ${err.message}`, { ref: { kind: UNIT_KIND, name: err.unit }, phase, cause: err, applied: [] });
+    }
+  }
+
+  /** Writes a unit file when its content differs (the plan may be stale), and records it; true when written. */
+  private async install(name: string, content: string): Promise<boolean> {
+    const path = this.filePath(name);
+    let written = false;
+    if ((await readHash(path)) !== contentHash(content)) {
+      // The first directory made on the way, so the target user gets it too (chownCreated).
+      const created = await mkdir(dirname(path), { recursive: true });
+      await writeFileAtomic(path, content);
+      await chownCreated(this.user, path, created);
+      written = true;
+    }
+    await this.inventory.add(inventoryKey(this.systemdScope, name));
+    return written;
   }
 
   /** Units among `names` that are not running, with their state and last log lines. */
@@ -263,23 +310,6 @@ export class SystemdDriver {
     const { stdout } = await this.systemctl(["status", "-n", String(lines), "--no-pager", "--", unit], false, [0, 1, 2, 3, 4]);
     return stdout.split("\n").filter((l) => l.trim());
   }
-
-  private async verify(unit: string, content: string): Promise<void> {
-    this.analyzeAvailable ??= onPath("systemd-analyze", this.env.PATH);
-    if (!(await this.analyzeAvailable)) return;
-    // verify reads the unit type from the file name, so the copy keeps the unit's name.
-    const dir = await mkdtemp(join(tmpdir(), "tack-verify-"));
-    try {
-      const path = join(dir, unit);
-      await writeFile(path, content);
-      await this.runner.run("systemd-analyze", [...this.scopeArgs(), "verify", path], {});
-    } catch (err) {
-      if (err instanceof CommandError) throw new Error(err.stderr.trim() || err.message, { cause: err });
-      throw err;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
 }
 
 export function describeFailures(failures: UnitFailure[]): string {
@@ -295,18 +325,6 @@ async function readHash(path: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-}
-
-async function onPath(bin: string, path: string | undefined): Promise<boolean> {
-  for (const dir of (path ?? "/usr/bin:/bin").split(delimiter)) {
-    try {
-      await access(join(dir, bin), constants.X_OK);
-      return true;
-    } catch {
-      // keep looking
-    }
-  }
-  return false;
 }
 
 /** `<stateDir>/units-inventory.json`: `{ "units": ["user/a.service", ...] }`, written atomically. */

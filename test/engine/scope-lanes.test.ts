@@ -142,4 +142,32 @@ describe("ApplyBatcher", () => {
     expect(peak).toBe(1);
     expect(calls).toEqual([["p/a"], ["p/b", "p/c"]]);
   });
+
+  it("a call's settle starts once when the call returns, shared by its steps; the kind's next call need not wait for it", async () => {
+    const log: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const b = new ApplyBatcher(async (_s, changes) => {
+      const names = changes.map((c) => c.ref.name).join(",");
+      log.push(`apply ${names}`);
+      if (names === "a.service,b.service") return { warnings: [], settle: async () => { log.push("settle a,b"); await held; } };
+      if (names === "c.service") return { warnings: ["w"], settle: () => Promise.reject(new Error("c failed at once")) };
+      return undefined;
+    });
+    const [a, bb] = await Promise.all([b.submit(step("runtime-start", "a", "systemd.unit", ["a.service"])), b.submit(step("runtime-start", "b", "systemd.unit", ["b.service"]))]);
+    expect(a.settled).toBeDefined();
+    expect(a.settled).toBe(bb.settled);
+    // a and b's settle is still waiting, yet the next call of the same kind runs and reports its own.
+    const c = await b.submit(step("runtime-start", "c", "systemd.unit", ["c.service"]));
+    expect(c.report).toMatchObject({ warnings: ["w"] });
+    await expect(c.settled).rejects.toThrow(/c failed at once/);
+    expect(log).toEqual(["apply a.service,b.service", "settle a,b", "apply c.service"]);
+    let settledAB = false;
+    void a.settled!.then(() => (settledAB = true));
+    await tick();
+    expect(settledAB).toBe(false);
+    release();
+    await a.settled;
+    expect((await b.submit(step("runtime-start", "d", "systemd.unit", ["d.service"]))).settled).toBeUndefined();
+  });
 });
