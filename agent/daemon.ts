@@ -43,6 +43,8 @@ export interface DaemonOptions {
   listen?: string;
   stateDir: string;
   webhookSecret?: string;
+  /** The host's age identity file (default `<state-dir>/age-identity.txt`). */
+  ageIdentity?: string;
   /** Bearer token of the status page (--ui-token-file); required when the listener is not on loopback. */
   uiToken?: string;
   host?: string;
@@ -135,8 +137,8 @@ function assemble(options: DaemonOptions, log: (line: string) => void): Agent {
   const abort = new AbortController();
   const flaps = new FlapDetector(options.flap ?? DEFAULT_FLAP);
   const status = openStatus(options, source, journal, metrics, flaps, log);
-  const { host, env, onEvent, beforeStep } = options;
-  const applier = new Applier({ stateDir, runner, journal, metrics, status, flaps, signal: abort.signal, log, host, env, onEvent, beforeStep });
+  const { host, env, onEvent, beforeStep, ageIdentity } = options;
+  const applier = new Applier({ stateDir, runner, journal, metrics, status, flaps, signal: abort.signal, log, host, env, onEvent, beforeStep, ageIdentity });
   const healer = new Healer({ applier, runner, metrics, status, flaps, log });
   // The scheduler is made below; the backoff only reaches it once reconciles run.
   const retry = new RetryBackoff(

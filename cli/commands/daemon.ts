@@ -15,6 +15,7 @@ export interface DaemonCliOptions {
   listen: string;
   stateDir?: string;
   webhookSecretFile?: string;
+  ageIdentity?: string;
   uiTokenFile?: string;
   host?: string;
   allowRewind?: boolean;
@@ -63,6 +64,7 @@ export async function daemonCommand(opts: DaemonCliOptions, o: Output): Promise<
     stateDir: stateDirOf(opts.stateDir),
     log: (line) => o.err(`tack daemon: ${line}`),
     ...(opts.webhookSecretFile ? { webhookSecret: readSecret(opts.webhookSecretFile) } : {}),
+    ...(opts.ageIdentity ? { ageIdentity: opts.ageIdentity } : {}),
     ...(opts.uiTokenFile ? { uiToken: readUiToken(opts.uiTokenFile) } : {}),
     ...(opts.host ? { host: opts.host } : {}),
     ...(opts.allowRewind ? { allowRewind: true } : {}),
