@@ -34,7 +34,8 @@ export function formatMode(mode: number | undefined): string | undefined {
 
 /** Why the content must be (re)written, or undefined when the target holds what this ciphertext decrypts to. */
 function contentChange(d: DesiredSecretFile, a: ObservedSecret | undefined): { field: FieldChange; reason: string } | undefined {
-  const to = shortHash(d.cipherHash);
+  // Tables show only fields: the new value itself says that the content is not shown.
+  const to = `${shortHash(d.cipherHash)} (content hidden)`;
   if (!a?.exists) return { field: { field: "content", from: null, to }, reason: `write secret ${d.name} from ${d.source} (content hidden)` };
   if (!a.written) return { field: { field: "content", from: "not written by tack", to }, reason: `secret ${d.name}: replace a file tack did not write (content hidden)` };
   if (a.written.cipherHash !== d.cipherHash) {
