@@ -269,4 +269,3 @@ export type HostDoc = z.infer<typeof hostSchema>;
 export type ScopeDoc = z.infer<typeof scopeSchema>;
 export type HealthDoc = z.infer<typeof healthSchema>;
 export type UfwRuleDoc = z.infer<typeof ufwRuleSchema>;
-export type SecretsDoc = z.infer<typeof secretsSchema>;

@@ -33,9 +33,12 @@ function saltedDigest(salt: string, content: Uint8Array): string {
   return createHash("sha256").update(Buffer.from(salt, "hex")).update(content).digest("hex");
 }
 
+// uid/gid → name, process-wide: a drift check every minute should not spawn getent every time (bench: processes
+// per no-op reconcile). Bounded by the few owners secrets use.
+const names = new Map<string, Promise<string | undefined>>();
+
 export class SecretDriver {
   private identity: Promise<AgeIdentity> | undefined;
-  private readonly names = new Map<string, Promise<string | undefined>>();
 
   constructor(
     private readonly runner: Runner,
@@ -101,10 +104,11 @@ export class SecretDriver {
   /** uid/gid → name through NSS (LDAP or sssd users work too). */
   private nameOf(db: "passwd" | "group", id: number): Promise<string | undefined> {
     const key = `${db}:${id}`;
-    let p = this.names.get(key);
+    let p = names.get(key);
     if (!p) {
       p = this.runner.run("getent", [db, String(id)], { okExitCodes: [0, 2] }).then((r) => (r.exitCode === 0 ? r.stdout.split(":")[0] : undefined));
-      this.names.set(key, p);
+      p.catch(() => names.delete(key)); // a failed lookup is tried again next time
+      names.set(key, p);
     }
     return p;
   }
