@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ExecaRunner } from "../core/runner.js";
 import type { Owner } from "../core/resources.js";
@@ -62,7 +62,10 @@ export async function islandflowHost(): Promise<IslandflowHost> {
   const runner = new ExecaRunner();
   const journal = new Journal(stateDir);
   const events: ReconcileEvent[] = [];
-  const ctx: ReconcileContext = { runner, stateDir, journal, ageIdentity: ISLANDFLOW_AGE_IDENTITY, onEvent: (e) => events.push(e) };
+  // The example's host identity where tack looks by default, so `tack plan|apply --state-dir` find it as the agent does.
+  await copyFile(ISLANDFLOW_AGE_IDENTITY, path.join(stateDir, "age-identity.txt"));
+  await chmod(path.join(stateDir, "age-identity.txt"), 0o600);
+  const ctx: ReconcileContext = { runner, stateDir, journal, onEvent: (e) => events.push(e) };
   const edit = async (from: string | RegExp, to: string, file = "tack.yaml") => {
     const p = path.join(repo, file);
     const before = await readFile(p, "utf8");

@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,8 +39,7 @@ describe("secrets: age files in the repo, decrypted on the host", () => {
   beforeAll(async () => {
     h = await islandflowHost();
     // This host's identity, where tack looks by default (no --age-identity): the state dir.
-    delete h.ctx.ageIdentity;
-    await mkdir(h.stateDir, { recursive: true });
+    await rm(path.join(h.stateDir, "age-identity.txt"));
     await execa("age-keygen", ["-o", path.join(h.stateDir, "age-identity.txt")]);
     recipient = (await execa("age-keygen", ["-y", path.join(h.stateDir, "age-identity.txt")])).stdout.trim();
     await writeFile(path.join(h.repo, "secrets", "recipients.txt"), `${recipient}\n`);
