@@ -18,7 +18,8 @@ const V1 = "first-pw-3b9f1c";
 const V2 = "second-pw-8e2d70";
 const WRONG = "wrong-key-pw-55aa01";
 const PR = "pull-request-pw-c4e9";
-const PLAINTEXTS = [V1, V2, WRONG, PR, CF_TOKEN];
+const BROKEN = "broken-pw-d00d42";
+const PLAINTEXTS = [V1, V2, WRONG, PR, BROKEN, CF_TOKEN];
 
 const line = (v: string) => `ISLANDFLOW_DB_PASSWORD=${v}\n`;
 
@@ -53,7 +54,13 @@ describe("secrets: age files in the repo, decrypted on the host", () => {
     delete process.env.CLOUDFLARE_API_TOKEN;
     // The api's unit records the password it was started with.
     seen = path.join(h.dataRoot, "seen-password");
-    await h.edit("ExecStart=", `ExecStartPre=/bin/busybox sh -c 'echo "$ISLANDFLOW_DB_PASSWORD" > ${seen}'\nExecStart=`, "units/islandflow-api.service");
+    // The api's unit records the password it was started with, and refuses to start with a "broken" one.
+    await h.edit(
+      "ExecStart=",
+      // (by its prefix only: the unit file is in the repo, the plans and the snapshots, so it must not hold the plaintext)
+      `ExecStartPre=/bin/busybox sh -c 'echo "$ISLANDFLOW_DB_PASSWORD" > ${seen}'\nExecStartPre=/bin/busybox sh -c 'case "$ISLANDFLOW_DB_PASSWORD" in broken-*) exit 1;; esac'\nExecStart=`,
+      "units/islandflow-api.service",
+    );
     await h.setOwners({ api: "native" });
   });
   afterAll(async () => {
@@ -83,6 +90,18 @@ describe("secrets: age files in the repo, decrypted on the host", () => {
     expect(done).toEqual(["runtime-start[api] secret.file", "runtime-start[api] systemd.unit", "health[api] gate"]);
     const unit = out.plan!.changes.find((c) => c.ref.kind === "systemd.unit");
     expect(unit?.fields).toEqual([{ field: "restart", from: null, to: "secret changed" }]);
+  });
+
+  it("a secret the api cannot start with fails its restart step, and the run is rolled back: the old secret, the api restarted", async () => {
+    const good = await readFile(ageFile());
+    await encrypt(line(BROKEN), recipient, ageFile());
+    const out = await apply();
+    expect(out.status, out.error).toBe("rolled-back");
+    expect(out.error).toMatch(/islandflow-api\.service|health/);
+    expect(await readFile(target, "utf8")).toBe(line(V2));
+    expect((await readFile(seen, "utf8")).trim()).toBe(V2);
+    await writeFile(ageFile(), good);
+    expect((await apply()).status).toBe("no-changes");
   });
 
   it("a wrong key, a tampered file and a missing identity are refused before any step: the host is unchanged", async () => {
@@ -157,7 +176,12 @@ describe("secrets: age files in the repo, decrypted on the host", () => {
     };
     await walk(h.stateDir);
     expect(files.some((f) => /\.(db|sqlite)/.test(f) || f.includes("journal"))).toBe(true);
-    const haystack = [...outputs, JSON.stringify(h.events), JSON.stringify(h.runner.history), ...(await Promise.all(files.map((f) => readFile(f, "latin1"))))];
-    for (const secret of PLAINTEXTS) for (const text of haystack) expect(text.includes(secret), `a plaintext (${secret.slice(0, 6)}…) leaked`).toBe(false);
+    const haystack: [string, string][] = [
+      ...outputs.map((o, i): [string, string] => [`output ${i}`, o]),
+      ["events", JSON.stringify(h.events)],
+      ["commands", JSON.stringify(h.runner.history)],
+      ...(await Promise.all(files.map(async (f): Promise<[string, string]> => [f, await readFile(f, "latin1")]))),
+    ];
+    for (const secret of PLAINTEXTS) for (const [where, text] of haystack) expect(text.includes(secret), `a plaintext (${secret.slice(0, 6)}…) leaked into ${where}`).toBe(false);
   });
 });
