@@ -37,7 +37,7 @@ export const secretFile: Kind<DesiredSecretFile, ObservedSecret> = {
   owned: (a) => a.written !== undefined,
   describe,
   async connect(host, ctx) {
-    const driver = new SecretDriver(ctx.runner, ctx.inventory, identityFileOf(ctx));
+    const driver = new SecretDriver(ctx.runner, ctx.inventory, identityFileOf(ctx), host.secrets?.allowedRoots ?? []);
     await driver.verify(host.resources["secret.file"], verified);
     return {
       observe: async (desired) => observedOf(await driver.observe(desired)),

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { chown, chmod, readFile, rm, stat } from "node:fs/promises";
+import { chown, chmod, readFile, realpath, rm, stat } from "node:fs/promises";
+import path from "node:path";
 import { decryptAge, readIdentity, type AgeIdentity } from "../../core/age.js";
 import { writeFileAtomic } from "../../core/atomic-write.js";
 import type { Change } from "../../core/changes.js";
-import { HostError } from "../../core/errors.js";
+import { HostError, UserError } from "../../core/errors.js";
+import { insideRoots } from "../../desired-state/check-secrets.js";
 import type { Inventory } from "../../core/inventory.js";
 import type { DesiredSecretFile } from "../../core/resources.js";
 import type { Runner } from "../../core/runner.js";
@@ -44,7 +46,20 @@ export class SecretDriver {
     private readonly runner: Runner,
     private readonly inventory: Inventory,
     private readonly identityFile: string,
+    private readonly allowedRoots: string[],
   ) {}
+
+  /**
+   * The allowed roots are checked on the path as written when validating; here on the host, the target's nearest
+   * existing directory is resolved too, so a symlink (/etc/app → /root) cannot carry a secret out of them.
+   */
+  private async confined(target: string): Promise<void> {
+    let dir = path.dirname(target);
+    while (!(await stat(dir).catch(() => undefined))) dir = path.dirname(dir);
+    const real = path.join(await realpath(dir), path.relative(dir, target));
+    const roots = await Promise.all(this.allowedRoots.map((r) => realpath(r).catch(() => r)));
+    if (!insideRoots(real, roots)) throw new UserError(`secret ${target}: it resolves to ${real} on this host, outside the allowed roots (${this.allowedRoots.join(", ")})`);
+  }
 
   private id(): Promise<AgeIdentity> {
     this.identity ??= readIdentity(this.identityFile);
@@ -52,11 +67,13 @@ export class SecretDriver {
   }
 
   /**
-   * Every desired secret decrypts with this host's identity (before any step runs, so a wrong recipient or a tampered
-   * file leaves the host unchanged and marks the revision invalid; a missing identity stalls the agent).
+   * Every desired secret decrypts with this host's identity and its target stays inside the allowed roots once
+   * symlinks are resolved (before any step runs, so a wrong recipient, a tampered file or a target leading out leaves
+   * the host unchanged and marks the revision invalid; a missing identity stalls the agent).
    */
   async verify(desired: DesiredSecretFile[], verified: Set<string>): Promise<void> {
     for (const d of desired) {
+      await this.confined(d.name);
       const key = `${this.identityFile}\0${d.cipherHash}`;
       if (verified.has(key)) continue;
       await decryptAge(Buffer.from(d.ciphertext, "base64"), d.source, await this.id());
@@ -135,6 +152,7 @@ export class SecretDriver {
         continue;
       }
       const d = c.desired!;
+      await this.confined(d.name);
       const { uid, gid } = await this.ids(d);
       if (!c.fields.some((f) => f.field === "content")) {
         await chown(d.name, uid, gid);

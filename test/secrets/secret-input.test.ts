@@ -1,10 +1,13 @@
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { decryptAge, readIdentity } from "../../core/age.js";
 import { HostError, UserError } from "../../core/errors.js";
+import { EMPTY_INVENTORY } from "../../core/inventory.js";
+import { ExecaRunner } from "../../core/runner.js";
+import { SecretDriver } from "../../kinds/secret-file/secret-driver.js";
 import { loadDesiredState } from "../../desired-state/index.js";
 import { edit, tempDir, tempRepo } from "../helpers/temp-repo.js";
 import { addSecrets, writeSecret } from "./secret-repo.js";
@@ -89,5 +92,23 @@ describe("decrypting on the host", () => {
     expect(Buffer.from(await decryptAge(await readFile(byCli), "cli.age", await readIdentity(identityFile))).toString()).toBe("FROM=cli");
     const armored = await execa("age", ["-d", "-i", identityFile, path.join(repo, "secrets", "a.env.age")]);
     expect(armored.stdout).toBe("FROM=tack");
+  });
+});
+
+describe("targets on the host", () => {
+  it("a target whose directory is a symlink leading out of the allowed roots is refused before anything is written", async () => {
+    const dir = await tempDir();
+    const repo = await tempRepo();
+    const root = path.join(dir, "root");
+    await mkdir(path.join(dir, "outside"), { recursive: true });
+    await mkdir(root);
+    await symlink(path.join(dir, "outside"), path.join(root, "link"));
+    const { identityFile } = await addSecrets(repo, dir, [{ name: "a.env", plaintext: "A=1", target: path.join(root, "link", "a.env") }], [root]);
+    const r = await loadDesiredState(repo);
+    expect(r.findings.filter((f) => f.severity === "error")).toEqual([]);
+    const driver = new SecretDriver(new ExecaRunner(), EMPTY_INVENTORY, identityFile, [root]);
+    const refused = await driver.verify(r.resolved!.resources["secret.file"], new Set()).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UserError);
+    expect((refused as Error).message).toContain(`resolves to ${path.join(dir, "outside", "a.env")} on this host, outside the allowed roots`);
   });
 });
