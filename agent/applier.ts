@@ -32,6 +32,7 @@ export interface ApplierDeps {
   /** Every reconcile event (plans, steps, rollbacks), e.g. for a progress printer. */
   onEvent?: ((e: ReconcileEvent) => void) | undefined;
   beforeStep?: ReconcileContext["beforeStep"] | undefined;
+  ageIdentity?: string | undefined;
 }
 
 export const RESULT_OF: Record<ApplyOutcome["status"], ReconcileResult> = {
@@ -63,6 +64,7 @@ export class Applier {
       ...(d.host ? { host: d.host } : {}),
       ...(d.env ? { env: d.env } : {}),
       ...(d.beforeStep ? { beforeStep: d.beforeStep } : {}),
+      ...(d.ageIdentity ? { ageIdentity: d.ageIdentity } : {}),
     };
   }
 

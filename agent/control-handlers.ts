@@ -14,7 +14,7 @@ import { statusPage } from "./ui/status-page.js";
  * loopback-only commands (suspend, resume, rollback) that `tack suspend|resume|rollback` send.
  */
 export interface ControlDeps {
-  webhookSecret: string | undefined;
+  webhookSecret: () => string | undefined;
   source: DesiredSource;
   journal: Journal;
   metrics: TackMetrics;

@@ -24,6 +24,7 @@ import { AgentStatus, type DaemonStatus } from "./status.js";
 import { readSuspension } from "./suspension.js";
 import { requireUiToken } from "./ui/ui-access.js";
 import { Watchers } from "./watchers.js";
+import { fileSecret } from "./file-secret.js";
 
 /**
  * The agent (`tack daemon`): follows a git branch (or a directory), converges the host on each new revision
@@ -43,6 +44,13 @@ export interface DaemonOptions {
   listen?: string;
   stateDir: string;
   webhookSecret?: string;
+  /**
+   * Or the file holding it, read at each webhook (cached by mtime): it may be a secret's target that the first
+   * converge writes, or a rotation rewrites. Unreadable or shorter than 16 characters: webhooks get 404.
+   */
+  webhookSecretFile?: string;
+  /** The host's age identity file (default `<state-dir>/age-identity.txt`). */
+  ageIdentity?: string;
   /** Bearer token of the status page (--ui-token-file); required when the listener is not on loopback. */
   uiToken?: string;
   host?: string;
@@ -135,8 +143,8 @@ function assemble(options: DaemonOptions, log: (line: string) => void): Agent {
   const abort = new AbortController();
   const flaps = new FlapDetector(options.flap ?? DEFAULT_FLAP);
   const status = openStatus(options, source, journal, metrics, flaps, log);
-  const { host, env, onEvent, beforeStep } = options;
-  const applier = new Applier({ stateDir, runner, journal, metrics, status, flaps, signal: abort.signal, log, host, env, onEvent, beforeStep });
+  const { host, env, onEvent, beforeStep, ageIdentity } = options;
+  const applier = new Applier({ stateDir, runner, journal, metrics, status, flaps, signal: abort.signal, log, host, env, onEvent, beforeStep, ageIdentity });
   const healer = new Healer({ applier, runner, metrics, status, flaps, log });
   // The scheduler is made below; the backoff only reaches it once reconciles run.
   const retry = new RetryBackoff(
@@ -227,7 +235,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   requireUiToken(parseListen(listen).host, options.uiToken);
   const a = assemble(options, log);
   const page = { uiToken: options.uiToken, lastHost: () => a.applier.lastHost, env: options.env ?? process.env };
-  const handlers = controlHandlers({ ...a, webhookSecret: options.webhookSecret, page });
+  const webhookSecret = options.webhookSecretFile ? fileSecret(options.webhookSecretFile) : () => options.webhookSecret;
+  const handlers = controlHandlers({ ...a, webhookSecret, page });
   const listener = await startListener(listen, handlers, (err) => log(`listener: ${errorMessage(err)}`)).catch((err: unknown) => {
     release(a);
     throw err;

@@ -15,7 +15,8 @@ export interface ListenerHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** A verified webhook: fetch now. */
   gitHook(): void;
-  webhookSecret: string | undefined;
+  /** Read at each webhook: the file may be a secret tack writes (and rotates) after the agent started. */
+  webhookSecret: () => string | undefined;
   suspend(body: { for?: string; reason?: string; by?: string }): unknown;
   resume(by: string | undefined): unknown;
   /** `tack rollback` through the agent: runs between two reconciles; resolves with the HTTP answer. */
@@ -89,8 +90,9 @@ async function handle(h: ListenerHandlers, req: IncomingMessage, res: ServerResp
     }
     case "POST /hooks/git": {
       const body = await readBody(req);
-      if (!h.webhookSecret) return send(res, 404, { error: "no webhook secret configured (--webhook-secret-file)" });
-      const verdict = verifyWebhook(h.webhookSecret, body, { signature256: header(req, "x-hub-signature-256"), token: header(req, "x-tack-token") });
+      const secret = h.webhookSecret();
+      if (!secret) return send(res, 404, { error: "no webhook secret configured (--webhook-secret-file), or its file is not there yet" });
+      const verdict = verifyWebhook(secret, body, { signature256: header(req, "x-hub-signature-256"), token: header(req, "x-tack-token") });
       if (verdict !== "accepted") return send(res, 401, { error: "bad or missing signature" });
       h.gitHook();
       return send(res, 202, { accepted: true });

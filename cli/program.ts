@@ -7,6 +7,7 @@ import type { DaemonCliOptions } from "./commands/daemon.js";
 import type { ImportCliOptions } from "./commands/import.js";
 import type { PlanOptions } from "./commands/plan.js";
 import type { RollbackOptions } from "./commands/rollback.js";
+import type { SecretOptions } from "./commands/secret.js";
 import type { StatusOptions } from "./commands/status.js";
 import type { SuspendOptions } from "./commands/suspend.js";
 import { bashCompletion, zshCompletion } from "./completion.js";
@@ -52,6 +53,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--path <dir>", "desired-state directory inside --repo", ".")
     .option("--out <file>", "save the plan (JSON) for tack apply FILE")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--age-identity <file>", "the host's age identity, to decrypt the repo's secrets (default <state-dir>/age-identity.txt)")
     .action(async (dir: string, opts: PlanOptions) => (await import("./commands/plan.js")).planCommand(dir, opts, o));
 
   program
@@ -61,6 +63,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--yes", "do not ask before applying")
     .option("--host <name>", "the Host of a fleet to apply")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--age-identity <file>", "the host's age identity, to decrypt the repo's secrets (default <state-dir>/age-identity.txt)")
     .action(async (target: string, opts: ApplyOptions) => (await import("./commands/apply.js")).applyCommand(target, opts, o));
 
   program
@@ -97,6 +100,7 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--listen <host:port>", "HTTP listener: the status page at /, /healthz /readyz /status /metrics POST /hooks/git", "127.0.0.1:9469")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
     .option("--webhook-secret-file <file>", "shared secret for POST /hooks/git (GitHub X-Hub-Signature-256, or X-Tack-Token)")
+    .option("--age-identity <file>", "the host's age identity, to decrypt the repo's secrets (default <state-dir>/age-identity.txt)")
     .option("--ui-token-file <file>", "bearer token of the status page; required when --listen is not a loopback address")
     .option("--host <name>", "the Host of a fleet this agent reconciles (default: the machine's hostname)")
     .option("--allow-rewind", "apply a branch head that does not descend from the applied revision (force-push)")
@@ -136,8 +140,20 @@ export function buildProgram(o: Output = processOutput): Command {
     .option("--to <rev>", "the good revision to go back to")
     .option("--host <name>", "the Host of a fleet")
     .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .option("--age-identity <file>", "the host's age identity, to decrypt the repo's secrets (default <state-dir>/age-identity.txt)")
     .option("--listen <host:port>", "the agent's listener (default: the one it published in the state DB)")
     .action(async (opts: RollbackOptions) => (await import("./commands/rollback.js")).rollbackCommand(opts, o));
+
+  program
+    .command("secret")
+    .description("encrypt a file to the repo's age recipients, or edit an .age file (decrypt to a private temp file, $EDITOR, re-encrypt)")
+    .addArgument(new Argument("<action>", "encrypt FILE, or edit FILE.age").choices(["encrypt", "edit"]))
+    .argument("<file>", "the plaintext to encrypt, or the .age file to edit")
+    .option("--recipients <file>", "age recipients, one a line (default: secrets.recipients of the nearest tack.yaml)")
+    .option("--identity <file>", "edit: the age identity that decrypts FILE.age (default <state-dir>/age-identity.txt)")
+    .option("--out <file>", "encrypt: where the .age file goes (default FILE.age)")
+    .option("--state-dir <dir>", "tack's state dir (default /var/lib/tack or $TACK_STATE_DIR)")
+    .action(async (action: "encrypt" | "edit", file: string, opts: SecretOptions) => (await import("./commands/secret.js")).secretCommand(action, file, opts, o));
 
   program
     .command("completion")

@@ -48,6 +48,11 @@ export interface Change<Desired = unknown, Actual = unknown> {
   scope?: string;
   /** A prune: tack created or adopted this resource and the desired state no longer names it (policy.prune). */
   prune?: boolean;
+  /**
+   * The running runtime of this change's scope must restart for the change to take effect (a secret its units or
+   * services read): the planner adds that restart to the scope's runtime-start, behind its health gate.
+   */
+  restartsScope?: boolean;
 }
 
 /** A change as the engine holds it, of any kind: what a kind's plan made, to be handed back to that kind's driver. */

@@ -45,6 +45,12 @@ export interface RuntimeTraits<D, A> {
   serving(actual: A): boolean;
   /** Does this change take something down (stop side) rather than bring it up? */
   isStopSide(change: Change<D, A>): boolean;
+  /**
+   * A file this resource reads changed (a secret of its scope): the runtime-start change that restarts it, given
+   * the one already planned for it (extended), or undefined when nothing needs a restart (not running, or already
+   * starting or being recreated).
+   */
+  restart(desired: D, actual: A | undefined, planned: Change<D, A> | undefined): Change<D, A> | undefined;
 }
 
 /** A state probe for a health gate, and the evidence a failed gate reports (states, last log lines). */
@@ -93,6 +99,8 @@ export interface LiveContext {
   /** What tack created or adopted (the journal): drivers record into it, and prune reads it. */
   inventory: Inventory;
   env?: NodeJS.ProcessEnv;
+  /** The host's age identity file (`--age-identity`; default in the state dir): decrypts the repo's secrets. */
+  ageIdentity?: string;
 }
 
 export interface Kind<D extends { name: string }, A, F = NoFacts> {

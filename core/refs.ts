@@ -6,6 +6,7 @@ export const RESOURCE_KINDS = [
   "npm.proxyHost",
   "ufw.rule",
   "cloudflare.record",
+  "secret.file",
 ] as const;
 
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];

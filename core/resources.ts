@@ -103,12 +103,35 @@ export interface DesiredDnsRecord {
   acknowledge: string[];
 }
 
+/**
+ * A file on the host whose content comes from an age-encrypted file in the repo. Only the ciphertext is here: the
+ * plaintext exists only inside the driver's apply, on its way to the target file.
+ */
+export interface DesiredSecretFile {
+  kind: "secret.file";
+  /** The target path on the host (absolute): the secret's identity. */
+  name: string;
+  /** Repo-relative path of the `.age` file. */
+  source: string;
+  /** The age file as committed (armored or binary), base64. */
+  ciphertext: string;
+  /** sha256 of the ciphertext bytes: what plans compare and show, never the plaintext. */
+  cipherHash: string;
+  /** File mode, e.g. 0o600. */
+  mode: number;
+  owner: string;
+  group: string;
+  /** The scope whose runtime reads this file: a changed secret restarts it. */
+  scope?: string;
+}
+
 export type DesiredResource =
   | DesiredSystemdUnit
   | DesiredComposeService
   | DesiredProxyHost
   | DesiredUfwRule
-  | DesiredDnsRecord;
+  | DesiredDnsRecord
+  | DesiredSecretFile;
 
 export interface DesiredByKind {
   "systemd.unit": DesiredSystemdUnit[];
@@ -116,6 +139,7 @@ export interface DesiredByKind {
   "npm.proxyHost": DesiredProxyHost[];
   "ufw.rule": DesiredUfwRule[];
   "cloudflare.record": DesiredDnsRecord[];
+  "secret.file": DesiredSecretFile[];
 }
 
 export type Owner = "native" | "docker" | "none";
@@ -177,6 +201,8 @@ export interface ResolvedHost {
   npm?: { dataDir: string; container: string; network: string };
   cloudflare?: { zone: string; token: SecretRef; baseUrl?: string };
   ufw?: { deriveEdgeRules: boolean };
+  /** The `secrets` section: who the repo's secrets are encrypted to, and where their targets may go. */
+  secrets?: { recipients: string[]; allowedRoots: string[] };
   /** runtimes.native.systemd.user: whose manager runs the user-scope units when tack runs as root. */
   systemdUser?: string;
   policy: Policy;
@@ -196,4 +222,8 @@ export interface PublishedPort {
   containerPort: string;
 }
 
-export type SecretRef = { env: string } | { file: string };
+/**
+ * A token reference. `{ file }` may name the target of a `secrets:` entry: resolution then adds that secret's
+ * ciphertext (`age`), so the token is decrypted from the repo even before the target file was first written.
+ */
+export type SecretRef = { env: string } | { file: string; age?: { source: string; ciphertext: string } };

@@ -16,6 +16,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Exit codes that are not failures (default: only 0). */
   okExitCodes?: number[];
+  /** A program a person uses (an editor): the terminal is handed over (stdio inherited, no timeout, no output kept). */
+  interactive?: boolean;
 }
 
 export interface RunResult {
@@ -73,11 +75,10 @@ export class ExecaRunner implements Runner {
     const started = performance.now();
     const result = await execa(bin, rest, {
       reject: false,
-      input: options.input,
       cwd: options.cwd,
       env: { ...this.options.env, ...options.env },
-      timeout: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 120_000,
       stripFinalNewline: false,
+      ...(options.interactive ? { stdio: "inherit" as const } : { input: options.input, timeout: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 120_000 }),
     });
     const exitCode = result.exitCode;
     const stdout = String(result.stdout ?? "");

@@ -10,6 +10,7 @@ import { runCli } from "../cli/program.js";
 import { startCloudflareEmulator, type CloudflareEmulator } from "../sandbox/cloudflare-emulator/emulator.js";
 import { requestFromNpm } from "../sandbox/fixtures.js";
 import { sandbox } from "../sandbox/sandbox-env.js";
+import { ISLANDFLOW_AGE_IDENTITY } from "../sandbox/islandflow-host.js";
 
 /**
  * The live demo (`npm run demo`): inside a sandbox host, the islandflow example starts Docker-owned under a real
@@ -133,11 +134,11 @@ async function setUpRepo(base: string, npmData: string, dataRoot: string): Promi
     yaml,
     (await readFile(yaml, "utf8"))
       .replace("dataDir: /home/delta/nginx-proxy-manager/data", `dataDir: ${npmData}`)
-      .replace("ISLANDFLOW_DATA_ROOT: /var/lib/islandflow", `ISLANDFLOW_DATA_ROOT: ${dataRoot}`),
+      .replaceAll("/var/lib/islandflow", dataRoot), // the data root, and the api's secret under it
   );
   for (const f of await readdir(path.join(work, "units"))) {
     const p = path.join(work, "units", f);
-    await writeFile(p, (await readFile(p, "utf8")).replaceAll("ISLANDFLOW_DATA_ROOT=/var/lib/islandflow", `ISLANDFLOW_DATA_ROOT=${dataRoot}`));
+    await writeFile(p, (await readFile(p, "utf8")).replaceAll("/var/lib/islandflow", dataRoot));
   }
   const git = simpleGit(work);
   await git.init(["-b", "main"]).addConfig("user.email", "demo@tack.invalid").addConfig("user.name", "tack demo");
@@ -156,6 +157,7 @@ async function startAgent(demo: Demo): Promise<RunningDaemon> {
     listen: "127.0.0.1:0",
     stateDir: path.join(demo.base, "state"),
     webhookSecret: WEBHOOK_SECRET,
+    ageIdentity: ISLANDFLOW_AGE_IDENTITY,
     runner: demo.runner,
     env: demo.env,
     log: (line) => say(`${elapsed()}    agent: ${line}`),

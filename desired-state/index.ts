@@ -35,7 +35,7 @@ export async function loadDesiredState(
     doc = { ...doc, scopes };
   }
   const resolved: ResolvedHost = {
-    ...resolveHost({ doc, repoRoot, files: checked.files, facts: options.facts ?? {} }),
+    ...resolveHost({ doc, repoRoot, files: checked.files, ciphertexts: checked.ciphertexts, facts: options.facts ?? {} }),
     locate: (fieldPath) => selected.locate(splitFieldPath(fieldPath)),
   };
   return { resolved, host: selected, hosts, findings };

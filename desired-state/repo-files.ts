@@ -85,3 +85,12 @@ export async function readRepoFile(repoRoot: string, relPath: string, maxBytes =
   }
   return decodeUtf8(await readFile(abs), relPath);
 }
+
+/** Read a repo file as bytes (age files may be binary), confined and size-bounded. */
+export async function readRepoBytes(repoRoot: string, relPath: string, maxBytes = MAX_REFERENCED_FILE_BYTES): Promise<Buffer> {
+  const abs = await confinedPath(repoRoot, relPath);
+  const st = await stat(abs);
+  if (!st.isFile()) throw new RepoFileError(`"${relPath}" is not a regular file`);
+  if (st.size > maxBytes) throw new RepoFileError(`file "${relPath}" is ${st.size} bytes, over the limit of ${maxBytes} bytes`);
+  return readFile(abs);
+}

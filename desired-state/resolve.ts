@@ -21,6 +21,7 @@ import { MAX_ALIAS_COUNT } from "./load.js";
 import type { HealthDoc, HostDoc, ScopeDoc, UfwRuleDoc } from "./schema.js";
 import { unitFilePath } from "./semantic.js";
 import { dnsComment, ufwComment } from "../core/ownership.js";
+import { secretRecipients, secretResources, tokenRef } from "./resolve-secrets.js";
 
 /**
  * Resolution: a pure function from a validated Host document (plus the repo files it names and what the live
@@ -31,6 +32,8 @@ export interface ResolveInput {
   doc: HostDoc;
   repoRoot: string;
   files: Map<string, string>;
+  /** Age files of `secrets.files` by repo path, base64 (checkHost read them). */
+  ciphertexts?: Map<string, string>;
   facts: HostFacts;
 }
 
@@ -152,6 +155,7 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
     "npm.proxyHost": proxyHosts,
     "ufw.rule": ufwResources(doc, facts, derivedPorts),
     "cloudflare.record": dnsResources(doc, host),
+    "secret.file": secretResources(doc, input.ciphertexts ?? new Map()),
   };
   const compose = doc.runtimes.docker?.compose;
   const ufw = doc.firewall?.ufw;
@@ -163,7 +167,8 @@ export function resolveHost(input: ResolveInput): ResolvedHost {
     scopes,
     resources,
     ...(doc.edge?.npm ? { npm: { ...doc.edge.npm } } : {}),
-    ...(dns ? { cloudflare: { zone: dns.cloudflare.zone, token: dns.cloudflare.token } } : {}),
+    ...(dns ? { cloudflare: { zone: dns.cloudflare.zone, token: tokenRef(dns.cloudflare.token, resources["secret.file"]) } } : {}),
+    ...(doc.secrets ? { secrets: { recipients: secretRecipients(doc, files), allowedRoots: doc.secrets.allowedRoots } } : {}),
     ...(ufw ? { ufw: { deriveEdgeRules: ufw.deriveEdgeRules } } : {}),
     ...(doc.runtimes.native?.systemd.user ? { systemdUser: doc.runtimes.native.systemd.user } : {}),
     facts,

@@ -145,6 +145,34 @@ const dnsRecordSchema = z
     if (r.type === "AAAA" && !isIPv6(r.content)) ctx.addIssue({ code: "custom", path: ["content"], message: "an AAAA record's content must be an IPv6 address such as 2001:db8::10" });
   });
 
+/** Where secret targets may go unless `secrets.allowedRoots` says otherwise. */
+export const DEFAULT_SECRET_ROOTS = ["/etc", "/srv", "/opt", "/var/lib"];
+
+const absolutePath = z
+  .string()
+  .max(4096)
+  .regex(/^\/[^\0]*$/, { message: "must be an absolute path on the host" })
+  .refine((p) => !p.split("/").includes(".."), { message: "must not contain '..'" });
+
+const secretFileSchema = z.strictObject({
+  source: repoPath.refine((p) => p.endsWith(".age"), { message: "must be an age file (*.age): commit the encrypted file, never the plaintext" }),
+  target: absolutePath,
+  // A string: YAML 1.2 reads a bare 0600 as the decimal 600.
+  mode: z.string().regex(/^0?[0-7]{3}$/, { message: 'must be an octal mode string such as "0600"' }).default("0600"),
+  owner: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*[$]?(:[a-z_][a-z0-9_-]*[$]?)?$/, { message: 'must be "user" or "user:group"' })
+    .max(65)
+    .default("root"),
+  scope: z.string().optional(),
+});
+
+const secretsSchema = z.strictObject({
+  recipients: repoPath,
+  allowedRoots: z.array(absolutePath).min(1).default(DEFAULT_SECRET_ROOTS),
+  files: z.array(secretFileSchema).default([]),
+});
+
 const layerMode = z.enum(["enforce", "observe"]);
 
 export const hostSchema = z.strictObject({
@@ -208,6 +236,7 @@ export const hostSchema = z.strictObject({
       records: z.array(dnsRecordSchema).default([]),
     })
     .optional(),
+  secrets: secretsSchema.optional(),
   policy: z
     .strictObject({
       mode: layerMode.default("enforce"),

@@ -3,6 +3,7 @@ import type { Finding } from "../core/findings.js";
 import type { LoadedHost, PathSegment } from "./load.js";
 import { formatPath, MAX_ALIAS_COUNT } from "./load.js";
 import { readRepoFile } from "./repo-files.js";
+import { checkSecrets } from "./check-secrets.js";
 import type { HostDoc } from "./schema.js";
 
 /**
@@ -13,6 +14,8 @@ export interface CheckedHost {
   findings: Finding[];
   /** Repo files that were read and found valid, by repo-relative path: unit files, compose files. */
   files: Map<string, string>;
+  /** Age files of `secrets.files`, base64, by repo path (never decrypted offline). */
+  ciphertexts: Map<string, string>;
 }
 
 const PROXIABLE = new Set(["A", "AAAA", "CNAME"]);
@@ -82,10 +85,11 @@ export async function checkHost(host: LoadedHost, repoRoot: string): Promise<Che
   checkProxyHosts(c);
   checkUfwRules(c);
   checkDnsRecords(c);
+  const { ciphertexts } = await checkSecrets(doc, repoRoot, add, files);
   // A document that failed the schema was checked on a repaired copy: drop what the schema already said.
   const failed = host.schemaFailed ?? [];
   const kept = findings.filter((f) => !failed.some((p) => f.path !== undefined && (f.path === p || f.path.startsWith(p + ".") || f.path.startsWith(p + "["))));
-  return { findings: kept, files };
+  return { findings: kept, files, ciphertexts };
 }
 
 /** The compose files parse, and which services they define (undefined when one could not be read). */

@@ -11,6 +11,7 @@ import { KINDS, layerOf, runtimeKind } from "../kinds/index.js";
 import type { Gate, ObservedOwner, Plan, ScopeCutover } from "./plan.js";
 import { formatRef } from "../core/refs.js";
 import { listSome } from "../core/text.js";
+import { addScopeRestarts } from "./scope-restarts.js";
 
 /**
  * The planner, pure: desired state + what was observed → an ordered plan with its cutovers, health gates and
@@ -85,6 +86,7 @@ export function buildPlan(input: PlanInput): Plan {
     findings.push(...p.findings);
     existingOwned[k.kind] = [...seen.resources.values()].filter((a) => k.owned(a, host)).length;
   }
+  changes = addScopeRestarts(host, changes, observed);
 
   // policy.prune: false turns a layer's prunes into a report: the plan says what would go, and leaves it.
   const reportOnly = (c: PlannedChange) => c.prune === true && !host.policy.prune[layerOf(c.ref.kind)];

@@ -3,6 +3,7 @@ import type { ResourceKind } from "../core/refs.js";
 import { cloudflareRecord } from "./cloudflare-record/kind.js";
 import { composeService } from "./compose-service/kind.js";
 import { npmProxyHost } from "./npm-proxy-host/kind.js";
+import { secretFile } from "./secret-file/kind.js";
 import { systemdUnit } from "./systemd-unit/kind.js";
 import { ufwRule } from "./ufw-rule/kind.js";
 
@@ -16,6 +17,7 @@ const TABLE = {
   "npm.proxyHost": npmProxyHost,
   "ufw.rule": ufwRule,
   "cloudflare.record": cloudflareRecord,
+  "secret.file": secretFile,
 } satisfies Record<ResourceKind, AnyKind>;
 
 /** Every kind, in the order they are planned and reported. */

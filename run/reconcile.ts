@@ -35,6 +35,8 @@ export interface ReconcileContext {
   /** Host name to select in a fleet (default: the lone Host, else the machine's hostname). */
   host?: string;
   env?: NodeJS.ProcessEnv;
+  /** The host's age identity file (default `<state-dir>/age-identity.txt`): decrypts the repo's secrets. */
+  ageIdentity?: string;
   onEvent?: (e: ReconcileEvent) => void;
   signal?: AbortSignal;
   /** Test hook for crash injection: runs after a step is journaled as started. */
@@ -89,7 +91,13 @@ export async function resolveLive(dir: string, ctx: ReconcileContext, owners?: R
 
 export async function planLive(resolved: ResolvedHost, revision: string, ctx: ReconcileContext): Promise<LivePlan> {
   const inventory = ctx.inventory ?? ctx.journal;
-  const drivers = await connectKinds(resolved, { runner: ctx.runner, stateDir: ctx.stateDir, inventory, ...(ctx.env ? { env: ctx.env } : {}) });
+  const drivers = await connectKinds(resolved, {
+    runner: ctx.runner,
+    stateDir: ctx.stateDir,
+    inventory,
+    ...(ctx.env ? { env: ctx.env } : {}),
+    ...(ctx.ageIdentity ? { ageIdentity: ctx.ageIdentity } : {}),
+  });
   const observed = await observeKinds(resolved, drivers);
   const plan = buildPlan({ host: resolved, revision, observedAt: new Date().toISOString(), observed, offline: false });
   return { plan, resolved, drivers, observed };

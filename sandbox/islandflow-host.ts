@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ExecaRunner } from "../core/runner.js";
 import type { Owner } from "../core/resources.js";
@@ -9,6 +9,8 @@ import { sandbox } from "./sandbox-env.js";
 
 export const EXAMPLE = path.resolve(import.meta.dirname, "../examples/islandflow");
 export const CF_TOKEN = "e2e-cloudflare-token-0123456789";
+/** The example's demo host identity: decrypts examples/islandflow/secrets/*.age (public, tests and the demo only). */
+export const ISLANDFLOW_AGE_IDENTITY = path.resolve(import.meta.dirname, "fixtures/islandflow-age-identity.txt");
 
 /**
  * The islandflow example on the sandbox host: a copy of examples/islandflow pointed at the sandbox's NPM data
@@ -45,13 +47,14 @@ export async function islandflowHost(): Promise<IslandflowHost> {
   const yaml = path.join(repo, "tack.yaml");
   let text = await readFile(yaml, "utf8");
   text = text.replace("dataDir: /home/delta/nginx-proxy-manager/data", `dataDir: ${sb.npmData}`);
-  text = text.replace("ISLANDFLOW_DATA_ROOT: /var/lib/islandflow", `ISLANDFLOW_DATA_ROOT: ${dataRoot}`);
+  // The data root, and the api's secret under it (its target and allowed root).
+  text = text.replaceAll("/var/lib/islandflow", dataRoot);
   // A system-scope run puts the same units in /etc/systemd/system of the sandbox's system manager.
   if (sb.systemdScope === "system") text = replaceOnce(text, "systemd: { scope: user }", "systemd: { scope: system }");
   await writeFile(yaml, text);
   for (const f of await readdir(path.join(repo, "units"))) {
     const p = path.join(repo, "units", f);
-    await writeFile(p, (await readFile(p, "utf8")).replaceAll("ISLANDFLOW_DATA_ROOT=/var/lib/islandflow", `ISLANDFLOW_DATA_ROOT=${dataRoot}`));
+    await writeFile(p, (await readFile(p, "utf8")).replaceAll("/var/lib/islandflow", dataRoot));
   }
   const cf = await startCloudflareEmulator({ token: CF_TOKEN, zones: [{ name: "example.org" }] });
   process.env.CLOUDFLARE_API_TOKEN = CF_TOKEN;
@@ -59,6 +62,9 @@ export async function islandflowHost(): Promise<IslandflowHost> {
   const runner = new ExecaRunner();
   const journal = new Journal(stateDir);
   const events: ReconcileEvent[] = [];
+  // The example's host identity where tack looks by default, so `tack plan|apply --state-dir` find it as the agent does.
+  await copyFile(ISLANDFLOW_AGE_IDENTITY, path.join(stateDir, "age-identity.txt"));
+  await chmod(path.join(stateDir, "age-identity.txt"), 0o600);
   const ctx: ReconcileContext = { runner, stateDir, journal, onEvent: (e) => events.push(e) };
   const edit = async (from: string | RegExp, to: string, file = "tack.yaml") => {
     const p = path.join(repo, file);

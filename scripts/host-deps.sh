@@ -21,6 +21,7 @@ declare -A needs=(
   [git]=/usr/bin/git
   [zsh]=/usr/bin/zsh             # the completion test runs the generated zsh script
   [chromium]=/usr/bin/chromium
+  [age]=/usr/bin/age             # secrets tests encrypt with the age CLI (interop with age-encryption)
 )
 optional=(sqlite3)
 

@@ -15,7 +15,7 @@ export interface StatusPageDeps {
   status: AgentStatus;
   journal: Journal;
   uiToken: string | undefined;
-  webhookSecret: string | undefined;
+  webhookSecret: () => string | undefined;
   lastHost: () => ResolvedHost | undefined;
   env: NodeJS.ProcessEnv;
 }
@@ -31,7 +31,7 @@ function secretValue(ref: SecretRef | undefined, env: NodeJS.ProcessEnv): string
 }
 
 export function statusPage(d: StatusPageDeps): UiHandlers {
-  const masker = () => new Masker([d.webhookSecret, d.uiToken, secretValue(d.lastHost()?.cloudflare?.token, d.env)]);
+  const masker = () => new Masker([d.webhookSecret(), d.uiToken, secretValue(d.lastHost()?.cloudflare?.token, d.env)]);
   const data = (): PageData => {
     const status = d.status.snapshot();
     const ids = new Set([status.lastRun?.id, ...status.recentReconciles.map((r) => r.runId)].filter((id): id is number => id !== undefined));

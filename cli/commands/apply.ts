@@ -11,6 +11,7 @@ export interface ApplyOptions {
   yes?: boolean;
   host?: string;
   stateDir?: string;
+  ageIdentity?: string;
 }
 
 async function ask(question: string): Promise<boolean> {
@@ -48,7 +49,7 @@ export async function applyCommand(target: string, opts: ApplyOptions, o: Output
   const saved = await savedPlan(target);
   if (!opts.yes && !process.stdin.isTTY) throw new UserError("tack apply asks before changing the host; with no terminal to ask on, pass --yes");
   const lock = StateLock.acquire(stateDir, `tack apply ${target}`);
-  const ctx = liveContext(stateDir, o, { ...(opts.host ? { host: opts.host } : {}), ...faultInjection() });
+  const ctx = liveContext(stateDir, o, { ...(opts.host ? { host: opts.host } : {}), ...(opts.ageIdentity ? { ageIdentity: opts.ageIdentity } : {}), ...faultInjection() });
   try {
     const recovery = await recoverUnfinished(ctx);
     for (const id of recovery.recovered) o.out(`run ${id} had been interrupted: the host was rolled back to its last good state`);

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseDuration } from "../../desired-state/durations.js";
 import { UserError } from "../../core/errors.js";
 import { startDaemon, type DaemonOptions } from "../../agent/daemon.js";
+import { MIN_SECRET_LENGTH } from "../../agent/file-secret.js";
 import { DEFAULT_LISTEN } from "../../agent/agent-client.js";
 import { readUiToken } from "../../agent/ui/ui-access.js";
 import { stateDirOf } from "../context.js";
@@ -15,6 +16,7 @@ export interface DaemonCliOptions {
   listen: string;
   stateDir?: string;
   webhookSecretFile?: string;
+  ageIdentity?: string;
   uiTokenFile?: string;
   host?: string;
   allowRewind?: boolean;
@@ -30,16 +32,23 @@ function duration(flag: string, text: string): number {
   return ms;
 }
 
-/** Secrets come from files (design.md Safety): the webhook secret file, trimmed, never echoed. */
-function readSecret(file: string): string {
+/**
+ * Secrets come from files (design.md Safety): the webhook secret file, trimmed, never echoed. It is read at each
+ * webhook (agent/file-secret.ts), so it may be an age secret's target that the first converge writes; one that is
+ * there already is checked now, so a typo is caught at start.
+ */
+function checkSecretFile(file: string, o: Output): void {
   let text: string;
   try {
     text = readFileSync(file, "utf8").trim();
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      o.err(`tack daemon: --webhook-secret-file ${file} is not there yet: webhooks get 404 until it is (a secret's target is written by the first converge)`);
+      return;
+    }
     throw new UserError(`--webhook-secret-file ${file}: ${(err as Error).message}`);
   }
-  if (text.length < 16) throw new UserError(`--webhook-secret-file ${file}: the secret must be at least 16 characters`);
-  return text;
+  if (text.length < MIN_SECRET_LENGTH) throw new UserError(`--webhook-secret-file ${file}: the secret must be at least ${MIN_SECRET_LENGTH} characters`);
 }
 
 /**
@@ -54,6 +63,7 @@ function faultInjection(): Pick<DaemonOptions, "beforeStep"> {
 
 /** `tack daemon`: run the agent until SIGTERM/SIGINT, then stop cleanly (exit 0). */
 export async function daemonCommand(opts: DaemonCliOptions, o: Output): Promise<void> {
+  if (opts.webhookSecretFile) checkSecretFile(opts.webhookSecretFile, o);
   const options: DaemonOptions = {
     repo: opts.repo,
     branch: opts.branch,
@@ -62,7 +72,8 @@ export async function daemonCommand(opts: DaemonCliOptions, o: Output): Promise<
     listen: opts.listen || DEFAULT_LISTEN,
     stateDir: stateDirOf(opts.stateDir),
     log: (line) => o.err(`tack daemon: ${line}`),
-    ...(opts.webhookSecretFile ? { webhookSecret: readSecret(opts.webhookSecretFile) } : {}),
+    ...(opts.webhookSecretFile ? { webhookSecretFile: opts.webhookSecretFile } : {}),
+    ...(opts.ageIdentity ? { ageIdentity: opts.ageIdentity } : {}),
     ...(opts.uiTokenFile ? { uiToken: readUiToken(opts.uiTokenFile) } : {}),
     ...(opts.host ? { host: opts.host } : {}),
     ...(opts.allowRewind ? { allowRewind: true } : {}),

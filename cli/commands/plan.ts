@@ -19,6 +19,7 @@ import { requireDirectory } from "../repo-dir.js";
 
 export interface PlanOptions {
   host?: string;
+  ageIdentity?: string;
   format: PlanFormat;
   detailedExitcode?: boolean;
   offline?: boolean;
@@ -89,7 +90,7 @@ export async function planCommand(dir: string, opts: PlanOptions, o: Output): Pr
   const stateDir = stateDirOf(opts.stateDir);
   // Read-only: the plan reads what tack owns (for prunes) from the state DB, and writes nothing there.
   const journal = Journal.openExisting(stateDir);
-  const ctx = { runner: new ExecaRunner(), stateDir, journal: undefined as never, inventory: journal ?? EMPTY_INVENTORY, ...(opts.host ? { host: opts.host } : {}) };
+  const ctx = { runner: new ExecaRunner(), stateDir, journal: undefined as never, inventory: journal ?? EMPTY_INVENTORY, ...(opts.host ? { host: opts.host } : {}), ...(opts.ageIdentity ? { ageIdentity: opts.ageIdentity } : {}) };
   let lp: LivePlan, resolved: ResolvedHost, revision: string;
   try {
     resolved = await resolveLive(root, ctx);

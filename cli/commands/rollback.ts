@@ -12,6 +12,7 @@ export interface RollbackOptions {
   host?: string;
   stateDir?: string;
   listen?: string;
+  ageIdentity?: string;
 }
 
 /** A rollback runs health gates and may roll back itself: minutes, not seconds. */
@@ -40,7 +41,7 @@ export async function rollbackCommand(opts: RollbackOptions, o: Output): Promise
     return;
   }
   const lock = StateLock.acquire(stateDir, "tack rollback");
-  const ctx = liveContext(stateDir, o, opts.host ? { host: opts.host } : {});
+  const ctx = liveContext(stateDir, o, { ...(opts.host ? { host: opts.host } : {}), ...(opts.ageIdentity ? { ageIdentity: opts.ageIdentity } : {}) });
   try {
     report(await rollbackToGoodRevision(ctx, { ...(opts.to ? { to: opts.to } : {}), by: whoAmI() }), o);
   } finally {

@@ -28,6 +28,8 @@ export interface CloudflareDriverOptions {
   host: string;
   zone: string;
   token: SecretRef;
+  /** The token itself when the caller resolved it already (decrypted from an age secret); else read from `token`. */
+  tokenValue?: string;
   /** Defaults to env CLOUDFLARE_BASE_URL, then the SDK's own (api.cloudflare.com). */
   baseURL?: string;
   /** Retries of 408/409/5xx, and of 429 whose retry-after is within the cap. */
@@ -77,7 +79,7 @@ export class CloudflareDriver {
   private cache: { at: number; records: ObservedDnsRecord[] } | undefined;
 
   constructor(private readonly options: CloudflareDriverOptions) {
-    this.#token = resolveSecret(options.token, options.env);
+    this.#token = options.tokenValue ?? resolveSecret(options.token, options.env);
     this.now = options.now ?? Date.now;
   }
 

@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import type { Change } from "../../core/changes.js";
 import type { Finding } from "../../core/findings.js";
-import { observedOf, type Kind } from "../../core/kind.js";
-import type { DesiredDnsRecord, ResolvedHost } from "../../core/resources.js";
+import { decryptAge, identityFileOf, readIdentity } from "../../core/age.js";
+import { HostError } from "../../core/errors.js";
+import { observedOf, type Kind, type LiveContext } from "../../core/kind.js";
+import type { DesiredDnsRecord, ResolvedHost, SecretRef } from "../../core/resources.js";
 import { defaultRetryBudgetMs } from "../../core/retry.js";
 import { CloudflareDriver, resolveSecret } from "./cloudflare-driver.js";
 import { ownedBy, planRecords, recordKey, type ObservedDnsRecord } from "./record-plan.js";
@@ -32,10 +34,22 @@ function unmanagedFinding(unmanaged: ObservedDnsRecord[], zone: string): Finding
 // gets a new driver; the token itself is kept nowhere here.
 const drivers = new Map<string, CloudflareDriver>();
 
-function driverFor(host: ResolvedHost, stateDir: string, env: NodeJS.ProcessEnv | undefined): CloudflareDriver {
+/**
+ * The token named by `{ file }` that is a secret's target is decrypted from the repo's age file, so the first
+ * converge does not wait for the file it is about to write; otherwise it is read from env or the file.
+ */
+async function tokenOf(ref: SecretRef, ctx: LiveContext): Promise<string> {
+  if (!("file" in ref) || !ref.age) return resolveSecret(ref, ctx.env ?? process.env);
+  const identity = await readIdentity(identityFileOf(ctx));
+  const token = Buffer.from(await decryptAge(Buffer.from(ref.age.ciphertext, "base64"), ref.age.source, identity)).toString("utf8").trim();
+  if (!token) throw new HostError(`Cloudflare token: ${ref.age.source} decrypts to an empty token`);
+  return token;
+}
+
+function driverFor(host: ResolvedHost, stateDir: string, env: NodeJS.ProcessEnv | undefined, token: string): CloudflareDriver {
   const cf = host.cloudflare;
   if (!cf) throw new Error("cloudflare.record: the host declares no dns.cloudflare");
-  const tokenHash = createHash("sha256").update(resolveSecret(cf.token, env ?? process.env)).digest("hex");
+  const tokenHash = createHash("sha256").update(token).digest("hex");
   const key = JSON.stringify([stateDir, host.host, cf.zone, tokenHash, host.policy.driftIntervalMs.dns, env?.CLOUDFLARE_BASE_URL ?? process.env.CLOUDFLARE_BASE_URL]);
   let driver = drivers.get(key);
   if (!driver) {
@@ -43,6 +57,7 @@ function driverFor(host: ResolvedHost, stateDir: string, env: NodeJS.ProcessEnv 
       host: host.host,
       zone: cf.zone,
       token: cf.token,
+      tokenValue: token,
       driftIntervalMs: host.policy.driftIntervalMs.dns,
       retryBudgetMs: defaultRetryBudgetMs(env ?? process.env),
       ...(env ? { env } : {}),
@@ -66,7 +81,7 @@ export const cloudflareRecord: Kind<DesiredDnsRecord, ObservedDnsRecord> = {
   owned: (a, host) => ownedBy(a.comment, host.host),
   describe: (c: Change<DesiredDnsRecord, ObservedDnsRecord>) => `DNS ${c.action} ${c.ref.name}`,
   async connect(host, ctx) {
-    const driver = driverFor(host, ctx.stateDir, ctx.env);
+    const driver = driverFor(host, ctx.stateDir, ctx.env, await tokenOf(host.cloudflare!.token, ctx));
     return {
       observe: async (desired) => observedOf(await driver.observe(desired)),
       apply: (changes) => driver.apply(changes),

@@ -284,8 +284,12 @@ export class ComposeDriver {
       const starting = ofProject.filter((c) => c.action !== "delete");
       if (starting.length === 0) continue;
       await this.checkImages(starting, phase, applied);
+      // A secret the service reads changed (field `restart`): its container is recreated even if compose sees no change.
+      const forced = starting.filter((c) => c.fields.some((f) => f.field === "restart"));
+      const plain = starting.filter((c) => !forced.includes(c));
       try {
-        await this.compose(p, ["up", "-d", "--no-deps", ...starting.map((c) => c.desired!.service)], true);
+        if (plain.length) await this.compose(p, ["up", "-d", "--no-deps", ...plain.map((c) => c.desired!.service)], true);
+        if (forced.length) await this.compose(p, ["up", "-d", "--no-deps", "--force-recreate", ...forced.map((c) => c.desired!.service)], true);
       } catch (err) {
         fail(`up failed for ${starting.map((c) => c.desired!.service).join(", ")}`, starting.map((c) => c.ref), err);
       }

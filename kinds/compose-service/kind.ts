@@ -4,7 +4,7 @@ import { observedOf, runtimePhase, type Kind } from "../../core/kind.js";
 import type { DesiredComposeService } from "../../core/resources.js";
 import { ComposeDriver } from "./compose-driver.js";
 import type { DetectedCompose } from "./compose-flavor.js";
-import { isAdoption, planServices, type ObservedService } from "./compose-plan.js";
+import { isAdoption, isRunning, planServices, type ObservedService } from "./compose-plan.js";
 import { observeUndesired, pruneServices, removeContainers, ServiceInventory } from "./service-prune.js";
 import { servicesEvidence, servicesState, serving } from "./service-state.js";
 
@@ -28,6 +28,15 @@ function assumedService(d: DesiredComposeService): ObservedService {
 }
 
 const isStopSide = (c: Change<DesiredComposeService, ObservedService>): boolean => c.action === "delete";
+
+/** A secret the service reads changed: recreate it (`up --force-recreate`) unless it is not running or recreated anyway. */
+function restart(d: DesiredComposeService, a: ObservedService | undefined, planned: Change<DesiredComposeService, ObservedService> | undefined): Change<DesiredComposeService, ObservedService> | undefined {
+  if (d.state !== "running" || !isRunning(a)) return undefined;
+  if (planned?.fields.some((f) => f.field === "configHash" || f.field === "restart")) return undefined;
+  const field = { field: "restart", from: null, to: "secret changed" };
+  if (planned) return { ...planned, fields: [...planned.fields, field], risk: "disruptive" };
+  return { ref: { kind: "compose.service", name: d.name }, action: "update", phase: "runtime-start", fields: [field], risk: "disruptive", reason: "a secret it reads changed: recreate", desired: d, ...(a ? { actual: a } : {}), scope: d.scope };
+}
 
 function describe(c: Change<DesiredComposeService, ObservedService>): string {
   const svc = `compose service ${c.ref.name.slice(c.ref.name.indexOf("/") + 1)}`;
@@ -61,7 +70,7 @@ export const composeService: Kind<DesiredComposeService, ObservedService> = {
   // Compose services are observed by their desired names only: whatever is observed is declared.
   owned: () => true,
   describe,
-  runtime: { owner: "docker", serving, isStopSide },
+  runtime: { owner: "docker", serving, isStopSide, restart },
   async connect(host, ctx) {
     const compose = new ComposeDriver({ runner: ctx.runner, stateDir: ctx.stateDir, ...(detected ? { flavor: detected.flavor } : {}) });
     if (!detected && host.resources["compose.service"].length) void compose.detect().then((d) => (detected = d), () => undefined);

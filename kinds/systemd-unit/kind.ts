@@ -6,7 +6,7 @@ import { journalUnitInventory } from "./journal-inventory.js";
 import { SystemdScopesDriver } from "./scoped-driver.js";
 import { SystemdDriver } from "./systemd-driver.js";
 import { lookupUser } from "./target-user.js";
-import { contentHash, isActive, planUnits, unitFindings, type ObservedUnit } from "./unit-plan.js";
+import { contentHash, isActive, planUnits, unitActions, unitFindings, type ObservedUnit } from "./unit-plan.js";
 import { unitsEvidenceFrom, unitsStateFrom, type UnitSource } from "./unit-state.js";
 
 /** `systemd.unit`: the native runtime of a scope, one unit file each, in the system or user manager. */
@@ -31,6 +31,15 @@ function isStopSide(c: Change<DesiredSystemdUnit, ObservedUnit>): boolean {
   return c.action !== "delete" && c.fields.length > 0 && c.fields.every((f) => (f.field === "active" || f.field === "enabled") && f.to === false);
 }
 
+/** A secret the unit reads changed: restart it if it runs and nothing planned restarts or starts it already. */
+function restart(d: DesiredSystemdUnit, a: ObservedUnit | undefined, planned: Change<DesiredSystemdUnit, ObservedUnit> | undefined): Change<DesiredSystemdUnit, ObservedUnit> | undefined {
+  if (!d.present || !d.active || !a || !isActive(a)) return undefined;
+  if (planned && (unitActions(planned).restart || unitActions(planned).start)) return undefined;
+  const field = { field: "restart", from: null, to: "secret changed" };
+  if (planned) return { ...planned, fields: [...planned.fields, field], risk: "disruptive" };
+  return { ref: { kind: "systemd.unit", name: d.name }, action: "update", phase: "runtime-start", fields: [field], risk: "disruptive", reason: "a secret it reads changed: restart", desired: d, actual: a, scope: d.scope };
+}
+
 function has(c: Change, field: string, to: unknown): boolean {
   return c.fields.some((f) => f.field === field && f.to === to);
 }
@@ -42,7 +51,7 @@ function describe(c: Change<DesiredSystemdUnit, ObservedUnit>): string {
   const verbs = [
     has(c, "present", true) || c.fields.some((f) => f.field === "content") ? "install" : "",
     has(c, "enabled", true) ? "enable" : has(c, "enabled", false) ? "disable" : "",
-    has(c, "active", true) ? "start" : has(c, "active", false) ? "stop" : "",
+    has(c, "active", true) ? "start" : has(c, "active", false) ? "stop" : c.fields.some((f) => f.field === "restart") ? "restart" : "",
   ].filter(Boolean);
   return verbs.length ? `${verbs.join(verbs.length > 2 ? ", " : " and ").replace(/, ([^,]*)$/, " and $1")} ${name}` : `update ${name}`;
 }
@@ -62,7 +71,7 @@ export const systemdUnit: Kind<DesiredSystemdUnit, ObservedUnit> = {
   assumeConverged: (desired) => observedOf(new Map(desired.map((d) => [d.name, assumedUnit(d)]))),
   owned: (a) => a.installedByTack,
   describe,
-  runtime: { owner: "native", serving: isActive, isStopSide },
+  runtime: { owner: "native", serving: isActive, isStopSide, restart },
   async connect(host: ResolvedHost, ctx) {
     const env = ctx.env ? { env: ctx.env } : {};
     // A root agent reaching a user's manager: the user is looked up on this host, where the plan runs.

@@ -229,7 +229,8 @@ export function unitActions(change: Change<DesiredSystemdUnit, ObservedUnit>): U
   const wantActive = change.desired?.active ?? false;
   return {
     install,
-    restart: install && wasActive && wantActive && !has("active", true),
+    // A changed file, or a changed secret it reads (field `restart`), restarts a running unit.
+    restart: (install || change.fields.some((f) => f.field === "restart")) && wasActive && wantActive && !has("active", true),
     start: has("active", true),
     stop: has("active", false) || (remove && wasActive),
     enable: has("enabled", true),

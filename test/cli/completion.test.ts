@@ -27,7 +27,7 @@ describe("shell completion", () => {
   it("bash: commands, flags of a command, a flag's choices, and files elsewhere", async () => {
     const file = await script("bash");
     expect(await bashComplete(file, ["pl"])).toEqual(["plan"]);
-    expect(await bashComplete(file, ["s"])).toEqual(["status", "suspend"]);
+    expect(await bashComplete(file, ["s"])).toEqual(["status", "suspend", "secret"]);
     expect(await bashComplete(file, ["plan", "--base"])).toEqual(["--base", "--base-exact"]);
     expect(await bashComplete(file, ["plan", "--format", ""])).toEqual(["text", "markdown", "json"]);
     expect(await bashComplete(file, ["status", "--format", "j"])).toEqual(["json"]);

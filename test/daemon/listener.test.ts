@@ -8,7 +8,7 @@ const SECRET = "listener-test-secret";
 function handlers(over: Partial<ListenerHandlers> = {}) {
   const calls: string[] = [];
   const h: ListenerHandlers = {
-    webhookSecret: SECRET,
+    webhookSecret: () => SECRET,
     ready: () => false,
     status: () => ({ appliedRevision: "abc" }),
     metrics: async () => ({ contentType: "text/plain; version=0.0.4", body: "tack_suspended 0\n" }),
@@ -79,7 +79,7 @@ describe("the agent's listener", () => {
   });
 
   it("POST /hooks/git without a configured secret is 404, never accepted", async () => {
-    const { h, calls } = handlers({ webhookSecret: undefined });
+    const { h, calls } = handlers({ webhookSecret: () => undefined });
     const url = await serve(h);
     expect((await fetch(`${url}/hooks/git`, { method: "POST", body: "{}", headers: { "x-tack-token": "" } })).status).toBe(404);
     expect(calls).toEqual([]);

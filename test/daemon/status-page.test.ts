@@ -103,7 +103,7 @@ describe("the agent's own secrets", () => {
       status: s,
       journal,
       uiToken: TOKEN,
-      webhookSecret: "w".repeat(20),
+      webhookSecret: () => "w".repeat(20),
       lastHost: () => ({ cloudflare: { zone: "example.org", token: { env: "CF_TOKEN_FOR_TEST" } } }) as unknown as ResolvedHost,
       env: { CF_TOKEN_FOR_TEST: "cf-live-token-abcdef123456" },
     });
@@ -151,7 +151,7 @@ async function serve(token: string | undefined, s: AgentStatus): Promise<string>
     event: () => sectionsEvent(data(s), masker),
     subscribe: (changed) => s.subscribe(() => changed()),
   };
-  const h = { webhookSecret: undefined, ready: () => true, status: () => s.snapshot(), ui } as unknown as ListenerHandlers;
+  const h = { webhookSecret: () => undefined, ready: () => true, status: () => s.snapshot(), ui } as unknown as ListenerHandlers;
   const l = await startListener("127.0.0.1:0", h, () => undefined);
   close = l.close;
   return l.url;

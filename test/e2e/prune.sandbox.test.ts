@@ -98,9 +98,13 @@ describe("a scope removed from the repo is pruned, by inventory", () => {
     await h.edit(/\n {4}# Left DNS-only on purpose[^\n]*\n {4}- \{ name: api\.flow\.example\.org[^\n]*/, "");
     await h.edit(/\n {6}- \{ allow: tcp, port: 4000[^\n]*/, "");
     await h.edit(/proxyHosts:(?=\nfirewall:)/, "proxyHosts: []");
-    await h.edit(/records:(?=\npolicy:)/, "records: []");
+    await h.edit(/records:(?=\nsecrets:)/, "records: []");
+    // The api's secret goes with it (its scope is gone): tack wrote its file, so it is pruned too.
+    expect(existsSync(path.join(h.dataRoot, "secrets", "api.env"))).toBe(true);
+    await h.edit(/files:\n {4}# The api's[^\n]*\n {4}- \{ source: secrets\/api\.env\.age[^\n]*/, "files: []");
     const out = await h.apply();
     expect(out.status, out.error).toBe("applied");
+    expect(existsSync(path.join(h.dataRoot, "secrets", "api.env"))).toBe(false);
 
     expect(await unitState(h, "islandflow-api.service")).toMatch(/ActiveState=inactive/);
     expect(existsSync(unitFile)).toBe(false);

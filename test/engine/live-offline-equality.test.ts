@@ -1,4 +1,6 @@
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { encryptAge, parseRecipients } from "../../core/age.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { LiveDriver, ObservedByKind } from "../../core/kind.js";
 import { RESOURCE_KINDS } from "../../core/refs.js";
@@ -59,6 +61,9 @@ describe("live and offline plans agree", () => {
     await edit(tackYaml, "{ domains: [api.flow.example.org], scope: api, websockets: true }", "{ domains: [api.flow.example.org], scope: api, websockets: false }");
     await edit(tackYaml, "{ allow: tcp, port: 80, comment: http }", "{ allow: tcp, port: 8080, comment: http alt }");
     await edit(tackYaml, "content: 203.0.113.10, proxied: true", "content: 203.0.113.11, proxied: true");
+    // ...and a new api secret (encrypted to the example's recipients): a secret.file change and the api's restart.
+    const recipients = parseRecipients(await readFile(path.join(repo, "secrets", "recipients.txt"), "utf8"));
+    await writeFile(path.join(repo, "secrets", "api.env.age"), await encryptAge(Buffer.from("ISLANDFLOW_DB_PASSWORD=rotated\n"), recipients));
     const head = await resolved(repo, { api: "native", workers: "native", "ingest-options": "native", web: "native" });
 
     const offline = offlinePlan(head, base, "rev");

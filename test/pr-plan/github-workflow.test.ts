@@ -130,7 +130,7 @@ describe("examples/github-actions/tack-plan.yml", () => {
   it("plans from the merge-base when the base branch moved on (base.sha is the base branch's tip)", async () => {
     const w = await workflow();
     const repo = await prRepo([replace("tack.yaml", /( {2}api:\n {4}owner: )docker/, "$1native", 1)]);
-    await commitOn(repo, "main", [replace("tack.yaml", "\npolicy:", "\n    - { name: new.example.org, type: CNAME, content: flow.example.org, proxied: true }\npolicy:", 1)], "main moves on");
+    await commitOn(repo, "main", [replace("tack.yaml", "\nsecrets:", "\n    - { name: new.example.org, type: CNAME, content: flow.example.org, proxied: true }\nsecrets:", 1)], "main moves on");
     const { exitcode, md } = await runPlanStep(w, repo, "main", "pr");
     expect(exitcode).toBe("2");
     expect(md).toContain("1 cutover");

@@ -47,7 +47,7 @@ const scenarios: { name: string; head: Edit[]; base?: Edit[]; exit: number; bloc
   {
     // Ten records on main, four of them re-pointed: 40% of the DNS layer > maxChangePercent 30.
     name: "dns-blast-radius",
-    base: [replace("tack.yaml", "\npolicy:", `\n${extraRecords.join("\n")}\npolicy:`, 1)],
+    base: [replace("tack.yaml", "\nsecrets:", `\n${extraRecords.join("\n")}\nsecrets:`, 1)], // the records list ends where secrets start
     head: [replace("tack.yaml", /(name: (?:www|docs|status|grafana)\.example\.org, type: A, content: )203\.0\.113\.10/g, "$1198.51.100.7", 4)],
     exit: 1,
     blocking: ["blast-radius"],
@@ -137,8 +137,9 @@ describe("pull request plans (golden)", () => {
   it("diverged branches: the plan starts from the merge-base, so main's newer commits are not undone", async () => {
     // The PR re-points flow; after it branched, main gained a CNAME. Planning from main's tip would delete it.
     const repo = await prRepo([replace("tack.yaml", "name: flow.example.org, type: A, content: 203.0.113.10", "name: flow.example.org, type: A, content: 203.0.113.20", 1)]);
-    const cname = "    - { name: new.example.org, type: CNAME, content: flow.example.org, proxied: true }\npolicy:";
-    await commitOn(repo, "main", [replace("tack.yaml", "\npolicy:", `\n${cname}`, 1)], "main: add new.example.org");
+    // The records list ends where the secrets section starts.
+    const cname = "    - { name: new.example.org, type: CNAME, content: flow.example.org, proxied: true }\nsecrets:";
+    await commitOn(repo, "main", [replace("tack.yaml", "\nsecrets:", `\n${cname}`, 1)], "main: add new.example.org");
 
     const text = await prPlan(repo, "text");
     expect(text.code).toBe(0);
