@@ -60,8 +60,8 @@ const SNAPSHOTS_KEPT = 10;
 const MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024;
 
 /** Only the machine knows these: the NPM bridge (gateway for native upstreams, subnet for UFW). */
-export async function gatherFacts(dir: string, ctx: Pick<ReconcileContext, "runner" | "host">): Promise<HostFacts> {
-  const repo = await loadRepo(dir);
+export async function gatherFacts(dir: string, ctx: Pick<ReconcileContext, "runner" | "host"> & { stateDir?: string }): Promise<HostFacts> {
+  const repo = await loadRepo(dir, ctx.stateDir ? { stateDir: ctx.stateDir } : {});
   const selected = selectHost(repo, ctx.host ?? defaultHostName(repo.hosts.map((h) => h.doc.metadata.name)));
   const facts: HostFacts = { hostname: hostname() };
   if (!("doc" in selected)) return facts;
@@ -83,8 +83,9 @@ export function defaultHostName(names: string[]): string | undefined {
 
 export async function resolveLive(dir: string, ctx: ReconcileContext, owners?: Record<string, Owner>): Promise<ResolvedHost> {
   const facts = await gatherFacts(dir, ctx);
-  const host = ctx.host ?? defaultHostName((await loadRepo(dir)).hosts.map((h) => h.doc.metadata.name));
-  const r = await loadDesiredState(dir, { facts, ...(host ? { host } : {}), ...(owners ? { owners } : {}) });
+  // The state dir keeps the parsed files for the next process (desired-state/parsed-cache.ts).
+  const host = ctx.host ?? defaultHostName((await loadRepo(dir, { stateDir: ctx.stateDir })).hosts.map((h) => h.doc.metadata.name));
+  const r = await loadDesiredState(dir, { facts, stateDir: ctx.stateDir, ...(host ? { host } : {}), ...(owners ? { owners } : {}) });
   if (!r.resolved) throw new UserError(`the desired state in ${dir} is invalid`, r.findings);
   return r.resolved;
 }
