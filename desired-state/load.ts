@@ -46,7 +46,12 @@ async function parseHostFileOnce(file: string, text: string, stateDir: string | 
   } else {
     const { parseHostFile } = await import("./parse-host-file.js");
     parsed = parseHostFile(file, text);
-    if (stored && parsed.findings.length === 0 && parsed.hosts.every((h) => !h.schemaFailed)) stored.set(storedKey, parsed.hosts.map((h) => h.doc));
+    if (parsed.findings.length === 0 && parsed.hosts.every((h) => !h.schemaFailed)) {
+      stored?.set(storedKey, parsed.hosts.map((h) => h.doc));
+      // The same lazy locator as a hit: the YAML syntax tree (a few MB for a large tack.yaml) is not kept for the
+      // life of the agent's cache entry unless something asks where a field is.
+      parsed = { hosts: parsed.hosts.map((h, i) => ({ ...h, locate: lazyLocator(file, text, i) })), findings: [] };
+    }
   }
   for (const h of parsed.hosts) deepFreeze(h.doc);
   deepFreeze(parsed.findings);

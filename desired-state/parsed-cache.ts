@@ -3,7 +3,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { packageVersion } from "../core/package-info.js";
-import { stateCache, type StateCache } from "../core/state-cache.js";
+import { StateCache } from "../core/state-cache.js";
 import type { HostDoc } from "./schema.js";
 
 /**
@@ -45,7 +45,9 @@ export function parsedFileKey(file: string, text: string): string {
 export class ParsedCache {
   private readonly store: StateCache;
   constructor(stateDir: string) {
-    this.store = stateCache(stateDir, "desired-state", ENTRIES);
+    // Not the process-wide stateCache(): its entries (up to a few MB of JSON) would stay in memory for the life
+    // of the agent, which has its parsed files in load.ts's in-memory cache anyway. This store lives for one miss.
+    this.store = new StateCache(path.resolve(stateDir, "cache", "desired-state.json"), ENTRIES);
   }
 
   /** The Host documents of a file that parsed cleanly before, in document order; undefined on a miss. */
