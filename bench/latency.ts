@@ -67,13 +67,27 @@ async function start(intervalMs: number, driftIntervalMs?: number): Promise<Runn
   return d;
 }
 
+/**
+ * After an edge-only commit the agent owes a full drift check (its runtimes were planned unobserved): let it
+ * run before the next push, so each measurement starts from an idle agent, as a real push usually finds it.
+ */
+async function untilDriftChecked(d: RunningDaemon, since: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !d.status().recentReconciles.some((r) => r.triggers.includes("drift") && Date.parse(r.at) >= since)) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function measure(d: RunningDaemon, mode: "webhook" | "poll", change: () => Promise<void>, message: string): Promise<number> {
   await change();
   const commit = await push(message);
   const t0 = performance.now();
+  const wall0 = Date.now();
   if (mode === "webhook") await hook(d, commit);
   await untilApplied(d, commit);
-  return Math.round(performance.now() - t0);
+  const ms = Math.round(performance.now() - t0);
+  await untilDriftChecked(d, wall0);
+  return ms;
 }
 
 /**
