@@ -49,9 +49,9 @@ async function targetsTable(): Promise<string[]> {
     ["CLI no-op `tack plan`, size b", "7.2 s", "≤ 0.8 s", secs(cli("b")) !== undefined ? `${secs(cli("b"))} s${load1(n)}` : undefined],
     ["CLI no-op `tack plan`, size c", "11.5 s", "≤ 1.5 s", secs(cli("c")) !== undefined ? `${secs(cli("c"))} s${load1(n)}` : undefined],
     ["agent peak RSS, size b, after drift checks", "256 MB", "≤ 100 MB", agentFigure(ag)],
-    ["first converge, size b", "102 s", "≤ 20 s", size("b")?.converge && !size("b")!.converge.incrementalFrom ? `${secs(size("b")!.converge.ms)} s` : undefined],
-    ["webhook to converged, edge-only (median)", "2.8 s", "≤ 1 s", l?.webhook ? `${secs(l.webhook.edgeOnlyMs.median)} s (${day(l)})` : undefined],
-    ["hand edit of NPM's DB healed by the agent", "37 s", "≤ 5 s", l?.npmDbHealMs !== undefined ? `${secs(l.npmDbHealMs.median ?? l.npmDbHealMs)} s` : undefined],
+    ["first converge, size b", "102 s", "≤ 20 s", size("b")?.converge && !size("b")!.converge.incrementalFrom ? `${secs(size("b")!.converge.ms)} s${load1(n)}` : undefined],
+    ["webhook to converged, edge-only (median)", "2.8 s", "≤ 1 s", l?.webhook ? `${secs(l.webhook.edgeOnlyMs.median)} s (${day(l)}${load1(l)})` : undefined],
+    ["hand edit of NPM's DB healed by the agent", "37 s", "≤ 5 s", l?.npmDbHealMs !== undefined ? `${secs(l.npmDbHealMs.median ?? l.npmDbHealMs)} s${load1(l)}` : undefined],
     ["islandflow cutover to native, minus Docker's stop grace", "—", "≤ 3 s", c?.tack?.cutoverMs !== undefined && c.tack.stopGraceMs !== undefined ? `${secs(c.tack.cutoverMs - c.tack.stopGraceMs)} s (${secs(c.tack.cutoverMs)} s in all, stop grace ${secs(c.tack.stopGraceMs)} s; ${day(c)})` : c?.tack?.cutoverMs !== undefined ? `not split: ${secs(c.tack.cutoverMs)} s in all, grace included (${day(c)})` : undefined],
   ];
   return ["### Targets (issue 18)", "", table(["figure", "before", "target", "this run"], rows), ""];
