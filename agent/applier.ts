@@ -134,7 +134,8 @@ export class Applier {
       }
     }
     if (o.assumed?.length) {
-      this.d.log(`${o.revision}: ${o.assumed.join(" and ")} unchanged since the last good revision, planned without observing them; a full drift check follows`);
+      const kinds = o.assumed.length > 1 ? `${o.assumed.slice(0, -1).join(", ")} and ${o.assumed.at(-1)}` : o.assumed[0];
+      this.d.log(`${o.revision}: ${kinds} unchanged since the last good revision, planned without observing them; a full drift check follows`);
       this.d.driftCheckOwed?.();
     }
     if (o.error) status.failed(`${o.revision}: ${o.error}${o.rollbackError ? `\nrollback failed: ${o.rollbackError}` : ""}`);
