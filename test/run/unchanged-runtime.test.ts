@@ -1,4 +1,4 @@
-import { symlink } from "node:fs/promises";
+import { appendFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ResolvedHost } from "../../core/resources.js";
@@ -23,10 +23,12 @@ async function compare(change: (dir: string) => Promise<void>) {
   return unchangedRuntimeKinds(next, await resolve(next), { dir: last, resolve: () => resolve(last) });
 }
 
+const RUNTIME = ["compose.service", "secret.file", "systemd.unit"];
+
 describe("unchanged runtimes (the agent's edge-only path)", () => {
-  it("an edge-only edit in another checkout leaves both runtime kinds to be taken as converged", async () => {
+  it("an edge-only edit in another checkout leaves every runtime kind (units, services, secrets) to be taken as converged", async () => {
     const kinds = await compare((dir) => edit(path.join(dir, "tack.yaml"), "blockExploits: true", "blockExploits: false"));
-    expect(kinds.sort()).toEqual(["compose.service", "systemd.unit"]);
+    expect(kinds.sort()).toEqual(RUNTIME);
   });
 
   it("an owner change, an edited unit file, an edited compose file, a new file: everything is observed", async () => {
@@ -34,11 +36,13 @@ describe("unchanged runtimes (the agent's edge-only path)", () => {
     expect(await compare((dir) => edit(path.join(dir, "units/islandflow-api.service"), "[Service]", "[Service]\nNice=5"))).toEqual([]);
     expect(await compare((dir) => edit(path.join(dir, "compose/docker-compose.yml"), "services:", "# edited\nservices:"))).toEqual([]);
     expect(await compare((dir) => symlink("units", path.join(dir, "more-units")))).toEqual([]);
+    // A new secret is a new age file (its ciphertext): the scope's runtime restarts, so it is observed.
+    expect(await compare((dir) => appendFile(path.join(dir, "secrets/api.env.age"), "\n"))).toEqual([]);
   });
 
   it("a health check or DNS edit is not a runtime change; no last good revision, or the same one, observes everything", async () => {
     const dns = await compare((dir) => edit(path.join(dir, "tack.yaml"), "proxied: true", "proxied: false"));
-    expect(dns.sort()).toEqual(["compose.service", "systemd.unit"]);
+    expect(dns.sort()).toEqual(RUNTIME);
     const dir = await tempRepo();
     const host = await resolve(dir);
     expect(await unchangedRuntimeKinds(dir, host, undefined)).toEqual([]);
