@@ -4,7 +4,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { simpleGit } from "simple-git";
 import { startDaemon, type RunningDaemon } from "../agent/daemon.js";
-import { islandflowHost } from "../sandbox/islandflow-host.js";
+import { ISLANDFLOW_AGE_IDENTITY, islandflowHost } from "../sandbox/islandflow-host.js";
 import { sandbox } from "../sandbox/sandbox-env.js";
 import { writeResult } from "./result-file.js";
 import { summarize } from "./stats.js";
@@ -61,7 +61,8 @@ async function untilApplied(d: RunningDaemon, commit: string, timeoutMs = 240_00
 }
 
 async function start(intervalMs: number, driftIntervalMs?: number): Promise<RunningDaemon> {
-  const d = await startDaemon({ repo: remote, branch: "main", stateDir, listen: "127.0.0.1:0", intervalMs, ...(driftIntervalMs ? { driftIntervalMs } : {}), webhookSecret: SECRET, log: () => undefined });
+  // The example's secret is decrypted with its demo identity (the agent's own state dir does not hold it).
+  const d = await startDaemon({ repo: remote, branch: "main", stateDir, ageIdentity: ISLANDFLOW_AGE_IDENTITY, listen: "127.0.0.1:0", intervalMs, ...(driftIntervalMs ? { driftIntervalMs } : {}), webhookSecret: SECRET, log: () => undefined });
   const head = (await git.revparse(["HEAD"])).trim();
   await untilApplied(d, head);
   return d;
