@@ -33,6 +33,8 @@ export interface ApplierDeps {
   onEvent?: ((e: ReconcileEvent) => void) | undefined;
   beforeStep?: ReconcileContext["beforeStep"] | undefined;
   ageIdentity?: string | undefined;
+  /** An apply planned some kinds as converged without observing them: a full drift check is owed, now. */
+  driftCheckOwed?: (() => void) | undefined;
 }
 
 export const RESULT_OF: Record<ApplyOutcome["status"], ReconcileResult> = {
@@ -94,11 +96,15 @@ export class Applier {
     }
   }
 
-  /** Apply a revision, mapping a refused or invalid desired state to its journal mark. */
-  apply(dir: string, revision: string, leaveAlone: string[] = []): Promise<ReconcileResult> {
+  /**
+   * Apply a revision, mapping a refused or invalid desired state to its journal mark. `newHead`: a commit from the
+   * source, whose runtimes may be planned unobserved when they want what the last good revision wanted
+   * (run/unchanged-runtime.ts: an edge-only commit); a full drift check follows at once.
+   */
+  apply(dir: string, revision: string, leaveAlone: string[] = [], newHead = false): Promise<ReconcileResult> {
     return this.whileApplying(async () => {
       try {
-        const o = await applyRevision({ dir, revision, ...(leaveAlone.length ? { leaveAlone } : {}) }, this.ctx);
+        const o = await applyRevision({ dir, revision, ...(leaveAlone.length ? { leaveAlone } : {}), ...(newHead ? { assumeUnchangedRuntime: true } : {}) }, this.ctx);
         this.recordOutcome(o);
         if (o.status === "applied") this.d.log(`applied ${revision}`);
         if (o.status === "applied" || o.status === "no-changes") {
@@ -120,11 +126,17 @@ export class Applier {
     if (o.status === "applied" || o.status === "no-changes") {
       status.applied(o.revision);
       metrics.setAppliedRevision(o.revision);
-      recordDrift(leftAfterApply(o.plan), this.d);
+      // A plan that did not observe every kind cannot clear their drift: the owed drift check reports it.
+      if (!o.assumed?.length) recordDrift(leftAfterApply(o.plan), this.d);
       if (this.lastHost) {
         metrics.setScopeOwners(this.lastHost.scopes.map((s) => ({ scope: s.name, owner: s.owner })));
         status.topology(topologyOf(this.lastHost, appliedOwners(this.lastHost)));
       }
+    }
+    if (o.assumed?.length) {
+      const kinds = o.assumed.length > 1 ? `${o.assumed.slice(0, -1).join(", ")} and ${o.assumed.at(-1)}` : o.assumed[0];
+      this.d.log(`${o.revision}: ${kinds} unchanged since the last good revision, planned without observing them; a full drift check follows`);
+      this.d.driftCheckOwed?.();
     }
     if (o.error) status.failed(`${o.revision}: ${o.error}${o.rollbackError ? `\nrollback failed: ${o.rollbackError}` : ""}`);
     status.ranRecorded(this.d.journal.lastRun());

@@ -144,7 +144,9 @@ function assemble(options: DaemonOptions, log: (line: string) => void): Agent {
   const flaps = new FlapDetector(options.flap ?? DEFAULT_FLAP);
   const status = openStatus(options, source, journal, metrics, flaps, log);
   const { host, env, onEvent, beforeStep, ageIdentity } = options;
-  const applier = new Applier({ stateDir, runner, journal, metrics, status, flaps, signal: abort.signal, log, host, env, onEvent, beforeStep, ageIdentity });
+  // The scheduler is made below: an apply that left the runtimes unobserved asks it for a drift check.
+  const driftCheckOwed = () => scheduler.once("drift", 0);
+  const applier = new Applier({ stateDir, runner, journal, metrics, status, flaps, signal: abort.signal, log, host, env, onEvent, beforeStep, ageIdentity, driftCheckOwed });
   const healer = new Healer({ applier, runner, metrics, status, flaps, log });
   // The scheduler is made below; the backoff only reaches it once reconciles run.
   const retry = new RetryBackoff(

@@ -126,7 +126,7 @@ export class RevisionLoop {
     }
     const co = await source.checkout(head);
     try {
-      turn.result = await applier.apply(co.dir, head);
+      turn.result = await applier.apply(co.dir, head, [], true);
       if (turn.result === "success" || turn.result === "no-changes") status.validated();
     } finally {
       await co.cleanup();

@@ -31,6 +31,8 @@ export interface GenerateOptions {
   /** Where the services keep their files (absolute). */
   dataRoot: string;
   zone?: string;
+  /** dns.cloudflare.pollInterval (default: not set, tack's 5m). */
+  dnsPollInterval?: string;
 }
 
 const NATIVE_PORT_BASE = 20000;
@@ -126,7 +128,9 @@ export function generateRepo(o: GenerateOptions): Map<string, string> {
     // Documentation addresses (RFC 5737) on ports nothing listens on.
     y.push(`      - { allow: tcp, port: ${FILLER_PORT_BASE + k}, from: 192.0.2.${k % 250 + 1}, comment: bench filler ${k} }`);
   }
-  y.push("dns:", "  cloudflare:", `    zone: ${zone}`, "    token: { env: CLOUDFLARE_API_TOKEN }", "  records:");
+  y.push("dns:", "  cloudflare:", `    zone: ${zone}`, "    token: { env: CLOUDFLARE_API_TOKEN }");
+  if (o.dnsPollInterval) y.push(`    pollInterval: ${o.dnsPollInterval}`);
+  y.push("  records:");
   let records = 0;
   for (const name of hostNames) {
     if (records >= size.dnsRecords) break;

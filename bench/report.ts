@@ -18,6 +18,15 @@ const table = (head: string[], rows: unknown[][]) =>
   [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(fmt).join(" | ")} |`)].join("\n");
 
 const secs = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms) / 1000);
+/** The 1-minute load average when a result was written (results from before it was recorded have none). */
+const load1 = (r: J | undefined) => (Array.isArray(r?.loadAverage) ? `; load ${r.loadAverage[0]}` : "");
+
+/** The agent with the shipped unit file's node flags, then plain node, each over an hour's worth of drift checks. */
+function agentFigure(ag: J | undefined): string | undefined {
+  const [unit, plain] = (ag?.runs ?? []) as J[];
+  if (!unit) return undefined;
+  return `${unit.peakRssMb} MB peak, ${unit.maxRssAfterFirstReconcileMb} MB after start-up (${unit.driftChecks} drift checks, ${unit.dnsListRequests} DNS lists; tack.service's flags${plain ? `; plain node ${plain.peakRssMb} MB` : ""}${load1(ag)})`;
+}
 
 /** The figures issue 18 sets targets for, from whichever results exist (— where a benchmark has not run). */
 async function targetsTable(): Promise<string[]> {
@@ -35,14 +44,14 @@ async function targetsTable(): Promise<string[]> {
   const vsAnsible = cli("a") && ansibleNoop ? ` (${Math.round((ansibleNoop / cli("a")!) * 10) / 10}× faster than Ansible's no-op, ${secs(ansibleNoop)} s${sameRun ? "" : `, Ansible measured ${ansibleDay}`})` : "";
   const v = n?.cliVersion;
   const rows: unknown[][] = [
-    ["`tack --version` (fresh process, median; peak RSS)", "~2 s, 190 MB", "≤ 0.3 s, ≤ 70 MB", v ? `${secs(v.wallMs.median)} s, ${v.peakRssMb} MB` : undefined],
-    ["CLI no-op `tack plan`, islandflow (size a)", "7.6 s", "≤ 0.5 s (≥ 13× faster than Ansible's no-op)", cli("a") ? `${secs(cli("a"))} s${vsAnsible}` : undefined],
-    ["CLI no-op `tack plan`, size b", "7.2 s", "≤ 0.8 s", secs(cli("b")) !== undefined ? `${secs(cli("b"))} s` : undefined],
-    ["CLI no-op `tack plan`, size c", "11.5 s", "≤ 1.5 s", secs(cli("c")) !== undefined ? `${secs(cli("c"))} s` : undefined],
-    ["agent peak RSS, size b, after drift checks", "256 MB", "≤ 100 MB", ag ? `${ag.peakRssMb} MB (${ag.driftChecks} drift checks)` : undefined],
-    ["first converge, size b", "102 s", "≤ 20 s", size("b")?.converge && !size("b")!.converge.incrementalFrom ? `${secs(size("b")!.converge.ms)} s` : undefined],
-    ["webhook to converged, edge-only (median)", "2.8 s", "≤ 1 s", l?.webhook ? `${secs(l.webhook.edgeOnlyMs.median)} s (${day(l)})` : undefined],
-    ["hand edit of NPM's DB healed by the agent", "37 s", "≤ 5 s", l?.npmDbHealMs !== undefined ? `${secs(l.npmDbHealMs.median ?? l.npmDbHealMs)} s` : undefined],
+    ["`tack --version` (fresh process, median; peak RSS)", "~2 s, 190 MB", "≤ 0.3 s, ≤ 70 MB", v ? `${secs(v.wallMs.median)} s, ${v.peakRssMb} MB${load1(n)}` : undefined],
+    ["CLI no-op `tack plan`, islandflow (size a)", "7.6 s", "≤ 0.5 s (≥ 13× faster than Ansible's no-op)", cli("a") ? `${secs(cli("a"))} s${vsAnsible}${load1(n)}` : undefined],
+    ["CLI no-op `tack plan`, size b", "7.2 s", "≤ 0.8 s", secs(cli("b")) !== undefined ? `${secs(cli("b"))} s${load1(n)}` : undefined],
+    ["CLI no-op `tack plan`, size c", "11.5 s", "≤ 1.5 s", secs(cli("c")) !== undefined ? `${secs(cli("c"))} s${load1(n)}` : undefined],
+    ["agent peak RSS, size b, after drift checks", "256 MB", "≤ 100 MB", agentFigure(ag)],
+    ["first converge, size b", "102 s", "≤ 20 s", size("b")?.converge && !size("b")!.converge.incrementalFrom ? `${secs(size("b")!.converge.ms)} s${load1(n)}` : undefined],
+    ["webhook to converged, edge-only (median)", "2.8 s", "≤ 1 s", l?.webhook ? `${secs(l.webhook.edgeOnlyMs.median)} s (${day(l)}${load1(l)})` : undefined],
+    ["hand edit of NPM's DB healed by the agent", "37 s", "≤ 5 s", l?.npmDbHealMs !== undefined ? `${secs(l.npmDbHealMs.median ?? l.npmDbHealMs)} s${load1(l)}` : undefined],
     ["islandflow cutover to native, minus Docker's stop grace", "—", "≤ 3 s", c?.tack?.cutoverMs !== undefined && c.tack.stopGraceMs !== undefined ? `${secs(c.tack.cutoverMs - c.tack.stopGraceMs)} s (${secs(c.tack.cutoverMs)} s in all, stop grace ${secs(c.tack.stopGraceMs)} s; ${day(c)})` : c?.tack?.cutoverMs !== undefined ? `not split: ${secs(c.tack.cutoverMs)} s in all, grace included (${day(c)})` : undefined],
   ];
   return ["### Targets (issue 18)", "", table(["figure", "before", "target", "this run"], rows), ""];
@@ -111,6 +120,14 @@ export async function renderTables(): Promise<string> {
   if (l) {
     out.push(`### Push-to-converged latency (${l.finishedAt})`, "");
     out.push(table(["trigger", "edge-only change: median ms (min–max)", "exclusive cutover ms", "note"], ["webhook", "poll"].filter((k) => l[k]).map((k) => [k, `${l[k].edgeOnlyMs.median} (${l[k].edgeOnlyMs.min}–${l[k].edgeOnlyMs.max})`, l[k].exclusiveCutoverMs, l[k].note])), "");
+  }
+  const ag = await load("agent");
+  if (ag?.runs) {
+    out.push(`### Agent memory (${ag.size}; ${ag.finishedAt}, load ${fmt(ag.loadAverage)})`, "");
+    out.push(table(["agent", "drift checks", "DNS lists", "wall s", "drift check ms (median, p95)", "peak RSS MB (VmHWM)", "max RSS MB after the first reconcile", "final RSS MB"], (ag.runs as J[]).map((r) => [
+      `${r.label}: \`${r.command}\`${Object.keys(r.env ?? {}).length ? ` with ${Object.entries(r.env as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""}`,
+      r.driftChecks, r.dnsListRequests, r.wallSeconds, `${r.driftCheckMs?.median}, ${r.driftCheckMs?.p95}`, r.peakRssMb, r.maxRssAfterFirstReconcileMb, r.finalRssMb,
+    ])), "");
   }
   const c = await load("ansible");
   if (c) {

@@ -8,12 +8,12 @@ import { RESULTS_DIR, writeResult } from "./result-file.js";
 import { round } from "./stats.js";
 
 /**
- * `npm run bench [-- --only noop,availability,latency,ansible] [--runs N] [--sizes a,b] [--compare-runs N] [--compare-tools tack]`: every benchmark in a sandbox host
+ * `npm run bench [-- --only noop,availability,latency,agent,ansible] [--runs N] [--sizes a,b] [--compare-runs N] [--compare-tools tack]`: every benchmark in a sandbox host
  * of its own (sandbox/run-in-sandbox.ts tears it down when the benchmark ends), JSON results in
  * bench/results/, tables in bench/README.md. Traffic stays on the sandboxes' loopback and bridges.
  */
 const ROOT = path.resolve(import.meta.dirname, "..");
-const BENCHES = ["noop", "availability", "latency", "ansible"] as const;
+const BENCHES = ["noop", "availability", "latency", "agent", "ansible"] as const;
 type Bench = (typeof BENCHES)[number];
 // Each benchmark stops by itself; this is the backstop if one hangs.
 const TIMEOUT_MS = 12 * 60_000;
@@ -101,6 +101,7 @@ const steps: Record<Bench, () => Promise<void>> = {
   noop: () => inSandbox("noop", "bench/noop.ts", ["--sizes", arg("sizes") ?? "a,b", "--runs", runs ?? "10"]),
   availability: () => inSandbox("availability", "bench/availability.ts", []),
   latency: () => inSandbox("latency", "bench/latency.ts", []),
+  agent: () => inSandbox("agent", "bench/agent-memory.ts", []),
   // Ansible's no-op runs take tens of seconds each: its own, smaller count.
   ansible: () => ansibleCompare(arg("compare-runs") ?? "3", (arg("compare-tools") ?? "tack,ansible").split(",")),
 };

@@ -2,7 +2,7 @@ import path from "node:path";
 import { isAgeFile, isAgeRecipient, parseRecipients, stanzaTypes } from "../core/age.js";
 import { UserError } from "../core/errors.js";
 import type { Finding } from "../core/findings.js";
-import type { PathSegment } from "./load.js";
+import type { PathSegment } from "./locate.js";
 import { readRepoBytes, readRepoFile } from "./repo-files.js";
 import type { HostDoc } from "./schema.js";
 

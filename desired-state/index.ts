@@ -1,6 +1,6 @@
 import type { Finding } from "../core/findings.js";
 import type { HostFacts, Owner, ResolvedHost } from "../core/resources.js";
-import { loadRepo, selectHost, type LoadedHost } from "./load.js";
+import { loadRepo, selectHost, type LoadedHost, type LoadOptions } from "./load.js";
 import { resolveHost } from "./resolve.js";
 import { checkHost } from "./semantic.js";
 
@@ -18,9 +18,9 @@ export interface DesiredStateResult {
  */
 export async function loadDesiredState(
   repoRoot: string,
-  options: { host?: string; facts?: HostFacts; /** Rollback to pre-run owners: same revision, other owners. */ owners?: Record<string, Owner> } = {},
+  options: LoadOptions & { host?: string; facts?: HostFacts; /** Rollback to pre-run owners: same revision, other owners. */ owners?: Record<string, Owner> } = {},
 ): Promise<DesiredStateResult> {
-  const repo = await loadRepo(repoRoot);
+  const repo = await loadRepo(repoRoot, options.stateDir ? { stateDir: options.stateDir } : {});
   const hosts = repo.hosts.map((h) => h.doc.metadata.name);
   const findings = [...repo.findings];
   if (repo.hosts.length === 0) return { hosts, findings };

@@ -1,67 +1,20 @@
 import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
-import type { Finding, SourceLocation } from "../core/findings.js";
+import type { Finding } from "../core/findings.js";
 import { LruCache } from "../core/lru-cache.js";
+import { lazyLocator } from "./locate.js";
+import type { LoadedHost } from "./parse-host-file.js";
+import { ParsedCache, parsedFileKey } from "./parsed-cache.js";
 import { InvalidUtf8Error, MAX_DESIRED_STATE_BYTES, readRepoFile, RepoFileError } from "./repo-files.js";
-import { repairForDiagnostics } from "./repair.js";
-import { hostSchema, type HostDoc } from "./schema.js";
-import { issueMessages } from "./schema-messages.js";
 
-/** YAML aliases expand at most this many times per document: an alias bomb is an error, not an OOM. */
-export const MAX_ALIAS_COUNT = 100;
 
-export type PathSegment = string | number;
-
-/** A Host document as loaded: the parsed value plus a way back to file:line:column for any field path. */
-export interface LoadedHost {
-  doc: HostDoc;
-  /** The document failed the schema: `doc` is a repaired copy, good for more diagnostics only, never a plan. */
-  schemaFailed?: string[];
-  file: string;
-  /** Where a field is; `at: "key"` points at the key itself rather than its value (an unknown key). */
-  locate(path: PathSegment[], at?: "key" | "value"): SourceLocation;
-}
+export type { LoadedHost } from "./parse-host-file.js";
 
 export interface LoadedRepo {
   root: string;
   hosts: LoadedHost[];
   findings: Finding[];
-}
-
-export function formatPath(p: readonly PropertyKey[]): string {
-  let out = "";
-  for (const seg of p) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out;
-}
-
-function locator(file: string, doc: Document, lines: LineCounter): LoadedHost["locate"] {
-  return (p, at = "value") => {
-    // Walk down as far as the path exists; a missing key points at its parent.
-    let node: unknown = doc.contents;
-    let offset = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-    for (const [i, seg] of p.entries()) {
-      if (isMap(node)) {
-        const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
-        if (!pair) break;
-        const atKey = at === "key" && i === p.length - 1;
-        const target = isNode(pair.value) && !atKey ? pair.value : pair.key;
-        node = pair.value;
-        offset = (target as { range?: [number, number, number] }).range?.[0] ?? offset;
-      } else if (isSeq(node) && typeof seg === "number") {
-        const item = node.items[seg];
-        if (!isNode(item)) break;
-        node = item;
-        offset = item.range?.[0] ?? offset;
-      } else break;
-    }
-    const pos = lines.linePos(offset);
-    return { file, line: pos.line, column: pos.col };
-  };
 }
 
 async function desiredStateFiles(root: string): Promise<string[]> {
@@ -71,68 +24,35 @@ async function desiredStateFiles(root: string): Promise<string[]> {
   return files;
 }
 
-/** Parse one file's documents; every YAML or schema problem becomes a Finding with file:line:column. */
-export function parseHostFile(file: string, text: string): { hosts: LoadedHost[]; findings: Finding[] } {
-  const lines = new LineCounter();
-  const findings: Finding[] = [];
-  const hosts: LoadedHost[] = [];
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (!Array.isArray(docs)) return { hosts, findings }; // an empty stream
-  for (const doc of docs) {
-    const yamlErrors = [...doc.errors];
-    for (const e of yamlErrors) {
-      const pos = lines.linePos(e.pos[0]);
-      findings.push({
-        id: "yaml",
-        severity: "error",
-        message: `invalid YAML: ${e.message.split("\n")[0]}`,
-        location: { file, line: pos.line, column: pos.col },
-      });
-    }
-    if (yamlErrors.length) continue;
-    if (doc.contents === null) continue; // an empty document between separators
-    const locate = locator(file, doc, lines);
-    let data: unknown;
-    try {
-      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    } catch (err) {
-      findings.push({
-        id: "yaml",
-        severity: "error",
-        message: `refused: ${(err as Error).message} (YAML aliases are limited to ${MAX_ALIAS_COUNT} expansions)`,
-        location: locate([]),
-      });
-      continue;
-    }
-    const parsed = hostSchema.safeParse(data);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        for (const { path: p, message, at } of issueMessages(issue, data, hostSchema)) {
-          const segs = p.filter((s): s is string | number => typeof s !== "symbol");
-          findings.push({ id: "schema", severity: "error", message, path: formatPath(segs), location: locate(segs, at) });
-        }
-      }
-      const repaired = repairForDiagnostics(hostSchema, data, parsed.error.issues);
-      if (repaired) hosts.push({ doc: repaired, file, locate, schemaFailed: parsed.error.issues.map((i) => formatPath(i.path.filter((x): x is string | number => typeof x !== "symbol"))) });
-      continue;
-    }
-    hosts.push({ doc: parsed.data, file, locate });
-  }
-  return { hosts, findings };
-}
+type ParsedFile = { hosts: LoadedHost[]; findings: Finding[] };
 
 /**
  * Parsed files by content (file name + text). The agent re-reads the same revision at every drift check, and
  * YAML parsing is most of a no-op plan at scale: about 1 s for bench size c's 540 KB tack.yaml. Entries are
  * deep-frozen because every caller shares them.
  */
-const parsedFiles = new LruCache<ReturnType<typeof parseHostFile>>(8);
+const parsedFiles = new LruCache<ParsedFile>(8);
 
-function parseHostFileOnce(file: string, text: string): ReturnType<typeof parseHostFile> {
+async function parseHostFileOnce(file: string, text: string, stateDir: string | undefined): Promise<ParsedFile> {
   const key = createHash("sha256").update(file).update("\0").update(text).digest("hex");
   const hit = parsedFiles.get(key);
   if (hit) return hit;
-  const parsed = parseHostFile(file, text);
+  const stored = stateDir ? new ParsedCache(stateDir) : undefined;
+  const storedKey = stored ? parsedFileKey(file, text) : "";
+  const docs = stored?.get(storedKey);
+  let parsed: ParsedFile;
+  if (docs) {
+    parsed = { hosts: docs.map((doc, i) => ({ doc, file, locate: lazyLocator(file, text, i) })), findings: [] };
+  } else {
+    const { parseHostFile } = await import("./parse-host-file.js");
+    parsed = parseHostFile(file, text);
+    if (parsed.findings.length === 0 && parsed.hosts.every((h) => !h.schemaFailed)) {
+      stored?.set(storedKey, parsed.hosts.map((h) => h.doc));
+      // The same lazy locator as a hit: the YAML syntax tree (a few MB for a large tack.yaml) is not kept for the
+      // life of the agent's cache entry unless something asks where a field is.
+      parsed = { hosts: parsed.hosts.map((h, i) => ({ ...h, locate: lazyLocator(file, text, i) })), findings: [] };
+    }
+  }
   for (const h of parsed.hosts) deepFreeze(h.doc);
   deepFreeze(parsed.findings);
   parsedFiles.set(key, parsed);
@@ -145,8 +65,13 @@ function deepFreeze(value: unknown): void {
   for (const v of Object.values(value)) deepFreeze(v);
 }
 
+export interface LoadOptions {
+  /** Keep parsed files in this state dir (parsed-cache.ts), and look them up there. */
+  stateDir?: string;
+}
+
 /** Load every Host of a desired-state repo: `tack.yaml` (one or more documents) and `hosts/*.yaml`. */
-export async function loadRepo(root: string): Promise<LoadedRepo> {
+export async function loadRepo(root: string, options: LoadOptions = {}): Promise<LoadedRepo> {
   const findings: Finding[] = [];
   const hosts: LoadedHost[] = [];
   for (const file of await desiredStateFiles(root)) {
@@ -160,7 +85,7 @@ export async function loadRepo(root: string): Promise<LoadedRepo> {
       }
       continue;
     }
-    const r = parseHostFileOnce(file, text);
+    const r = await parseHostFileOnce(file, text, options.stateDir);
     hosts.push(...r.hosts);
     findings.push(...r.findings);
   }

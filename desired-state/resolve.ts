@@ -17,7 +17,7 @@ import type {
 import { SYMBOLIC_BRIDGE_GATEWAY, SYMBOLIC_BRIDGE_SUBNET } from "../core/resources.js";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "./durations.js";
-import { MAX_ALIAS_COUNT } from "./load.js";
+import { MAX_ALIAS_COUNT } from "./locate.js";
 import type { HealthDoc, HostDoc, ScopeDoc, UfwRuleDoc } from "./schema.js";
 import { unitFilePath } from "./semantic.js";
 import { dnsComment, ufwComment } from "../core/ownership.js";

@@ -1,7 +1,8 @@
 import { parse as parseYaml } from "yaml";
 import type { Finding } from "../core/findings.js";
-import type { LoadedHost, PathSegment } from "./load.js";
-import { formatPath, MAX_ALIAS_COUNT } from "./load.js";
+import type { LoadedHost } from "./load.js";
+import type { PathSegment } from "./locate.js";
+import { formatPath, MAX_ALIAS_COUNT } from "./locate.js";
 import { readRepoFile } from "./repo-files.js";
 import { checkSecrets } from "./check-secrets.js";
 import type { HostDoc } from "./schema.js";

@@ -1,4 +1,5 @@
 import type { DriversByKind, LiveContext, ObservedByKind } from "../core/kind.js";
+import type { ResourceKind } from "../core/refs.js";
 import type { ResolvedHost } from "../core/resources.js";
 import { KINDS } from "../kinds/index.js";
 
@@ -12,12 +13,14 @@ export async function connectKinds(host: ResolvedHost, ctx: LiveContext): Promis
   return drivers;
 }
 
-export async function observeKinds(host: ResolvedHost, drivers: DriversByKind): Promise<ObservedByKind> {
+/** `assumed`: kinds planned as converged on their desired state (assumeConverged) instead of observed. */
+export async function observeKinds(host: ResolvedHost, drivers: DriversByKind, assumed: readonly ResourceKind[] = []): Promise<ObservedByKind> {
   const observed: ObservedByKind = {};
   await Promise.all(
     KINDS.map(async (k) => {
       const driver = drivers[k.kind];
-      if (driver) observed[k.kind] = await driver.observe(k.desired(host));
+      if (!driver) return;
+      observed[k.kind] = assumed.includes(k.kind) ? k.assumeConverged(k.desired(host), host) : await driver.observe(k.desired(host));
     }),
   );
   return observed;

@@ -8,7 +8,7 @@ import type { Phase } from "../core/changes.js";
 import { ApplyError, errorMessage, failureClass, UnsafePlanError, UserError } from "../core/errors.js";
 import type { Layer } from "../core/kind.js";
 import { layerOf } from "../kinds/index.js";
-import { formatRef } from "../core/refs.js";
+import { formatRef, type ResourceKind } from "../core/refs.js";
 import type { HostFacts, Owner, ResolvedHost } from "../core/resources.js";
 import type { Runner } from "../core/runner.js";
 import { executeSteps, type ExecEvent } from "../engine/executor.js";
@@ -19,6 +19,7 @@ import { blockingFindings } from "../engine/plan.js";
 import { buildPlan, observedOwners } from "../engine/planner.js";
 import { connectKinds, observeKinds } from "../engine/observe.js";
 import { buildSteps, type Step } from "../engine/steps.js";
+import { unchangedRuntimeKinds } from "./unchanged-runtime.js";
 import type { Inventory } from "../core/inventory.js";
 
 /**
@@ -60,8 +61,8 @@ const SNAPSHOTS_KEPT = 10;
 const MAX_SNAPSHOT_BYTES = 32 * 1024 * 1024;
 
 /** Only the machine knows these: the NPM bridge (gateway for native upstreams, subnet for UFW). */
-export async function gatherFacts(dir: string, ctx: Pick<ReconcileContext, "runner" | "host">): Promise<HostFacts> {
-  const repo = await loadRepo(dir);
+export async function gatherFacts(dir: string, ctx: Pick<ReconcileContext, "runner" | "host"> & { stateDir?: string }): Promise<HostFacts> {
+  const repo = await loadRepo(dir, ctx.stateDir ? { stateDir: ctx.stateDir } : {});
   const selected = selectHost(repo, ctx.host ?? defaultHostName(repo.hosts.map((h) => h.doc.metadata.name)));
   const facts: HostFacts = { hostname: hostname() };
   if (!("doc" in selected)) return facts;
@@ -83,13 +84,15 @@ export function defaultHostName(names: string[]): string | undefined {
 
 export async function resolveLive(dir: string, ctx: ReconcileContext, owners?: Record<string, Owner>): Promise<ResolvedHost> {
   const facts = await gatherFacts(dir, ctx);
-  const host = ctx.host ?? defaultHostName((await loadRepo(dir)).hosts.map((h) => h.doc.metadata.name));
-  const r = await loadDesiredState(dir, { facts, ...(host ? { host } : {}), ...(owners ? { owners } : {}) });
+  // The state dir keeps the parsed files for the next process (desired-state/parsed-cache.ts).
+  const host = ctx.host ?? defaultHostName((await loadRepo(dir, { stateDir: ctx.stateDir })).hosts.map((h) => h.doc.metadata.name));
+  const r = await loadDesiredState(dir, { facts, stateDir: ctx.stateDir, ...(host ? { host } : {}), ...(owners ? { owners } : {}) });
   if (!r.resolved) throw new UserError(`the desired state in ${dir} is invalid`, r.findings);
   return r.resolved;
 }
 
-export async function planLive(resolved: ResolvedHost, revision: string, ctx: ReconcileContext): Promise<LivePlan> {
+/** `assumed`: kinds taken as converged instead of observed (unchanged-runtime.ts; never for a drift check). */
+export async function planLive(resolved: ResolvedHost, revision: string, ctx: ReconcileContext, assumed: readonly ResourceKind[] = []): Promise<LivePlan> {
   const inventory = ctx.inventory ?? ctx.journal;
   const drivers = await connectKinds(resolved, {
     runner: ctx.runner,
@@ -98,7 +101,7 @@ export async function planLive(resolved: ResolvedHost, revision: string, ctx: Re
     ...(ctx.env ? { env: ctx.env } : {}),
     ...(ctx.ageIdentity ? { ageIdentity: ctx.ageIdentity } : {}),
   });
-  const observed = await observeKinds(resolved, drivers);
+  const observed = await observeKinds(resolved, drivers, assumed);
   const plan = buildPlan({ host: resolved, revision, observedAt: new Date().toISOString(), observed, offline: false });
   return { plan, resolved, drivers, observed };
 }
@@ -166,6 +169,8 @@ export interface ApplyOutcome {
   /** Scope cutovers of this run: scope → from/to, with the result. */
   cutovers: { scope: string; from: string; to: string; result: "succeeded" | "rolled-back" | "failed" }[];
   rollbackError?: string;
+  /** Kinds planned as converged without being observed (ApplyRequest.assumeUnchangedRuntime). */
+  assumed?: ResourceKind[];
 }
 
 function emitPlan(ctx: ReconcileContext, lp: LivePlan, purpose: "apply" | "rollback" | "recovery") {
@@ -239,6 +244,12 @@ export interface ApplyRequest {
   confirm?: (plan: Plan, host: ResolvedHost) => Promise<boolean>;
   /** Resources (`kind/name`) whose changes are left out of this run: the agent's flapping resources. */
   leaveAlone?: string[];
+  /**
+   * Plan the runtimes as converged, unobserved, when they want exactly what the last good revision wanted (the
+   * agent's path for an edge-only commit: run/unchanged-runtime.ts). The outcome's `assumed` names them: the
+   * caller owes the host a full observation (a drift check) right after.
+   */
+  assumeUnchangedRuntime?: boolean;
 }
 
 /** The layers a failed run changed: those of the steps it finished, and of the step that failed. */
@@ -256,11 +267,31 @@ function touchedLayers(lp: LivePlan, err: unknown): Set<Layer> {
 
 const RUNTIME_PHASES = new Set<Phase>(["runtime-stop", "runtime-start", "health", "runtime-retire"]);
 
+/**
+ * The last good revision's snapshot, resolved on demand (unchanged-runtime.ts compares against it) with the
+ * facts just gathered for the new one: the same host, a moment apart.
+ */
+function lastGood(ctx: ReconcileContext, now: ResolvedHost): { dir: string; resolve: () => Promise<ResolvedHost> } | undefined {
+  const good = ctx.journal.lastGoodRevision();
+  if (!good) return undefined;
+  const dir = path.join(ctx.stateDir, "revisions", good);
+  return {
+    dir,
+    resolve: async () => {
+      const r = await loadDesiredState(dir, { facts: now.facts, stateDir: ctx.stateDir, host: now.host });
+      if (!r.resolved) throw new UserError(`the desired state in ${dir} is invalid`, r.findings);
+      return r.resolved;
+    },
+  };
+}
+
 export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): Promise<ApplyOutcome> {
   const revision = req.revision ?? (await dirRevision(req.dir));
   const snapshot = await snapshotRevision(req.dir, revision, ctx.stateDir);
   const resolved = await resolveLive(snapshot, ctx);
-  const lp = await planLive(resolved, revision, ctx);
+  const assumed = req.assumeUnchangedRuntime ? await unchangedRuntimeKinds(snapshot, resolved, lastGood(ctx, resolved)) : [];
+  const lp = await planLive(resolved, revision, ctx, assumed);
+  const extra = assumed.length ? { assumed } : {};
   if (req.leaveAlone?.length) {
     const leave = new Set(req.leaveAlone);
     lp.plan = { ...lp.plan, changes: lp.plan.changes.filter((c) => !leave.has(formatRef(c.ref))) };
@@ -274,9 +305,9 @@ export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): P
   const applicable = buildSteps(lp.plan, lp.resolved);
   if (applicable.length === 0) {
     if (ctx.journal.revision(revision)?.status !== "good") ctx.journal.setRevision(revision, "good", "no changes needed");
-    return { status: "no-changes", revision, plan: lp.plan, cutovers: [] };
+    return { ...extra, status: "no-changes", revision, plan: lp.plan, cutovers: [] };
   }
-  if (req.confirm && !(await req.confirm(lp.plan, lp.resolved))) return { status: "skipped", revision, plan: lp.plan, cutovers: [] };
+  if (req.confirm && !(await req.confirm(lp.plan, lp.resolved))) return { ...extra, status: "skipped", revision, plan: lp.plan, cutovers: [] };
 
   const runId = ctx.journal.startRun(revision, "apply");
   const preRunOwners = ownersOf(lp);
@@ -288,7 +319,7 @@ export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): P
     ctx.journal.setRevision(revision, "good");
     ctx.journal.finishRun(runId, "succeeded");
     await pruneSnapshots(ctx.stateDir, new Set([revision]));
-    return { status: "applied", revision, runId, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "succeeded" as const })) };
+    return { ...extra, status: "applied", revision, runId, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "succeeded" as const })) };
   } catch (err) {
     const error = errorMessage(err);
     const cls = failureClass(err);
@@ -296,21 +327,21 @@ export async function applyRevision(req: ApplyRequest, ctx: ReconcileContext): P
     if (cls !== "failure" && !touched.has("runtime")) {
       // Not the revision's fault and no runtime moved: leave the host where it is; the next run finishes the job.
       ctx.journal.finishRun(runId, "failed-transient", error);
-      return { status: "failed-transient", failureClass: cls, revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "failed" as const })) };
+      return { ...extra, status: "failed-transient", failureClass: cls, revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "failed" as const })) };
     }
     if (cls === "failure") ctx.journal.setRevision(revision, "failed", error);
     try {
       const { target } = await rollBack(runId, revision, ctx, preRunOwners, snapshot, touched);
       if (cls !== "failure") {
         ctx.journal.finishRun(runId, "failed-transient", error, target);
-        return { status: "failed-transient", failureClass: cls, revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "rolled-back" as const })) };
+        return { ...extra, status: "failed-transient", failureClass: cls, revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "rolled-back" as const })) };
       }
       ctx.journal.finishRun(runId, "rolled-back", error, target);
-      return { status: "rolled-back", revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "rolled-back" as const })) };
+      return { ...extra, status: "rolled-back", revision, runId, error, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "rolled-back" as const })) };
     } catch (rbErr) {
       const rollbackError = errorMessage(rbErr);
       ctx.journal.finishRun(runId, "rollback-failed", `${error}\nrollback failed: ${rollbackError}`);
-      return { status: "rollback-failed", revision, runId, error, rollbackError, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "failed" as const })) };
+      return { ...extra, status: "rollback-failed", revision, runId, error, rollbackError, plan: lp.plan, cutovers: cutovers.map((c) => ({ ...c, result: "failed" as const })) };
     }
   }
 }

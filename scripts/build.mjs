@@ -44,6 +44,10 @@ const cli = await build({
   sourcemap: true,
   metafile: true,
   external: ["better-sqlite3"],
+  // Whitespace and syntax only (2.2 → 1.6 MB): V8 keeps every module's source text in the heap for lazy
+  // compilation, in the agent for its whole life; names stay readable in stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
   banner: { js: 'import { createRequire as __tackCreateRequire } from "node:module"; const require = __tackCreateRequire(import.meta.url);' },
   logLevel: "warning",
 });

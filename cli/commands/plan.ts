@@ -4,7 +4,6 @@ import { UserError } from "../../core/errors.js";
 import type { Finding } from "../../core/findings.js";
 import { ExecaRunner } from "../../core/runner.js";
 import { offlinePlan } from "../../engine/offline-plan.js";
-import { planPullRequest } from "../../reports/pull-request-plan.js";
 import type { Plan } from "../../engine/plan.js";
 import { blockingFindings } from "../../engine/plan.js";
 import { defaultHostName, dirRevision, planLive, resolveLive, type LivePlan } from "../../run/reconcile.js";
@@ -37,9 +36,11 @@ export interface PlanOptions {
  * `status: "invalid"` document a pull request plan gives in JSON, else as `file:line:column` lines on stderr.
  */
 async function loadChecked(root: string, opts: PlanOptions, o: Output): Promise<ResolvedHost> {
+  // A live plan keeps the parsed files in the state dir for the next process (desired-state/parsed-cache.ts).
+  const cache = opts.offline ? {} : { stateDir: stateDirOf(opts.stateDir) };
   // A live plan of a fleet repo picks this machine's Host by name, as the agent does.
-  const host = opts.host ?? (opts.offline ? undefined : defaultHostName((await loadRepo(root)).hosts.map((h) => h.doc.metadata.name)));
-  const r = await loadDesiredState(root, host ? { host } : {});
+  const host = opts.host ?? (opts.offline ? undefined : defaultHostName((await loadRepo(root, cache)).hosts.map((h) => h.doc.metadata.name)));
+  const r = await loadDesiredState(root, { ...cache, ...(host ? { host } : {}) });
   if (r.resolved) return r.resolved;
   renderInvalid(r.findings, await dirRevision(root), opts, o);
   throw new ExitCode(1);
@@ -72,6 +73,8 @@ export async function planCommand(dir: string, opts: PlanOptions, o: Output): Pr
     if (opts.out) throw new UserError("--out saves a live plan of this host for tack apply FILE; a pull request plan (--repo) cannot be saved: drop --out, or redirect the output");
     if (opts.offline) throw new UserError("--offline and --repo are two different plans: a pull request plan is always offline; drop --offline");
     if (opts.baseExact && !opts.base) throw new UserError("--base-exact needs --base REV");
+    // Imported here: a pull request plan's git (simple-git) is no part of a live plan's start-up.
+    const { planPullRequest } = await import("../../reports/pull-request-plan.js");
     const pr = await planPullRequest({ repo: opts.repo, head: opts.head, path: opts.path ?? ".", ...(opts.base ? { base: opts.base } : {}), ...(opts.baseExact ? { baseExact: true } : {}), ...(opts.host ? { host: opts.host } : {}) });
     if (pr.baseInvalid && opts.format === "text") o.err("note: the base revision's desired state is invalid; planning against an empty host");
     o.out(renderPullRequest(pr, opts.format).trimEnd());

@@ -141,19 +141,9 @@ export class ComposeDriver {
   async observe(desired: DesiredComposeService[]): Promise<Map<string, ObservedService>> {
     const out = new Map<string, ObservedService>();
     for (const [p, services] of groupByProject(desired)) {
-      const [containers, key] = await Promise.all([this.containers(p.project, services), this.inputsKey(p)]);
-      const config = await this.config(p, services, key);
-      // Only a service that should run is compared with its containers' hash: a retired one is removed whatever
-      // its config (compose-plan.ts), and skipping `config --hash` saves a compose call when a cutover retires them.
-      const hashed = services.filter((s) => s.state === "running" && config.services.has(s.service));
-      for (const s of services) {
-        if (!config.services.has(s.service) && s.state === "running") {
-          throw new UserError(
-            `compose.service ${s.name}: service "${s.service}" is not defined in ${p.files.join(", ")} (defined: ${[...config.services.keys()].join(", ") || "none"})`,
-          );
-        }
-      }
-      const hashes = hashed.length ? await this.hashes(p, hashed.map((s) => s.service), config, key) : new Map<string, string>();
+      // `docker ps` beside the config chain (config, then the image IDs its hashes are keyed on): two Docker CLI
+      // round trips at once instead of one after the other on a no-op.
+      const [containers, { config, hashes }] = await Promise.all([this.containers(p.project, services), this.configAndHashes(p, services)]);
       for (const s of services) {
         out.set(s.name, {
           name: s.name,
@@ -167,6 +157,23 @@ export class ComposeDriver {
       }
     }
     return out;
+  }
+
+  private async configAndHashes(p: ProjectKey, services: DesiredComposeService[]): Promise<{ config: ProjectConfig; hashes: Map<string, string> }> {
+    const key = await this.inputsKey(p);
+    const config = await this.config(p, services, key);
+    // Only a service that should run is compared with its containers' hash: a retired one is removed whatever
+    // its config (compose-plan.ts), and skipping `config --hash` saves a compose call when a cutover retires them.
+    const hashed = services.filter((s) => s.state === "running" && config.services.has(s.service));
+    for (const s of services) {
+      if (!config.services.has(s.service) && s.state === "running") {
+        throw new UserError(
+          `compose.service ${s.name}: service "${s.service}" is not defined in ${p.files.join(", ")} (defined: ${[...config.services.keys()].join(", ") || "none"})`,
+        );
+      }
+    }
+    const hashes = hashed.length ? await this.hashes(p, hashed.map((s) => s.service), config, key) : new Map<string, string>();
+    return { config, hashes };
   }
 
   /** Containers of the given services only (one `docker ps` per project, no compose call): for state probes. */

@@ -61,17 +61,18 @@ export class UfwDriver {
   /** The rules (by position) and the facts the plan needs; read-only. */
   async observe(): Promise<Observed<UfwRule, UfwFacts>> {
     const o = this.options;
-    const [v4, v6, defaults, chain] = await Promise.all([
+    const [v4, v6, defaults, chain, sshPorts] = await Promise.all([
       this.readFile(o.rulesFile ?? "/etc/ufw/user.rules"),
       this.readFile(o.rules6File ?? "/etc/ufw/user6.rules"),
       this.readFile(o.defaultsFile ?? "/etc/default/ufw"),
       // `ufw status` decides "active" by this very check (is ufw-user-input loaded?) and reads the default
       // policy from /etc/default/ufw; asking iptables directly spares a Python start-up (~0.3 s) per observe.
       this.run.run(o.iptables ?? "iptables", ["-w", "-n", "-L", "ufw-user-input"], { okExitCodes: [0, 1] }),
+      o.sshPorts ?? this.sshPorts(),
     ]);
     const def = parseDefaults(defaults);
     const rules = parseRuleFiles(v4, v6);
-    const facts: UfwFacts = { active: chain.exitCode === 0, incoming: def.incoming, ipv6: def.ipv6, sshPorts: o.sshPorts ?? (await this.sshPorts()) };
+    const facts: UfwFacts = { active: chain.exitCode === 0, incoming: def.incoming, ipv6: def.ipv6, sshPorts };
     // Kept for apply, which checks the SSH guard again against what it is about to change.
     this.observation = { rules, ...facts };
     return { resources: indexRules(rules), facts };

@@ -190,6 +190,20 @@ describe("tack daemon on the sandbox host", () => {
     expect(ufw.stdout).toContain("tack: ssh-9");
   });
 
+  it("a commit that leaves the runtimes alone is applied without observing them; the drift check owed right after still heals the runtime", async () => {
+    const id = (await h.runner.run("docker", ["ps", "-q", "--filter", "label=com.docker.compose.service=api"])).stdout.trim();
+    expect(id).not.toBe("");
+    // Runtime drift the fast path cannot see (no watcher looks at Docker): the scope's container stopped by hand.
+    await h.runner.run("docker", ["stop", id], { mutates: true });
+    const c = await h.push({ sshComment: "ssh-fast" });
+    expect(await hook(d!, signed())).toBe(202);
+    await waitFor("the UFW-only commit applied", async () => (await h.status(d!)).appliedRevision === c, 60_000);
+    expect(h.logs.find((l) => l.includes(`${c}: `) && l.includes("planned without observing them"))).toMatch(/systemd\.unit and compose\.service unchanged/);
+    // Scheduled drift checks are 10 min apart here: only the check owed after the fast path brings it back.
+    await waitFor("docker serves again", async () => (await h.servedBy()) === "docker", 60_000);
+    expect((await h.status(d!)).recentReconciles.some((r) => r.triggers.includes("drift") && r.result === "success")).toBe(true);
+  });
+
   it("suspend stops changes, survives a restart, and expires by itself", async () => {
     const { runCli } = await import("../../cli/program.js");
     const out: string[] = [];
