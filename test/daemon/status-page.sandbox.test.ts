@@ -96,7 +96,8 @@ describe("the status page in Chromium", () => {
     expect(text).toMatch(/Invalid/);
     expect(text).toMatch(/tack\.yaml:\d+:\d+ .*scopes\.api\.owner/);
     expect(text).toMatch(/push a new commit/);
-    await problems.screenshot({ path: path.join(SHOTS, "3-invalid.png") });
+    // The whole page, not the element: a live update (SSE) may replace #problems while an element shot waits for it to be stable.
+    await page.screenshot({ path: path.join(SHOTS, "3-invalid.png"), fullPage: true });
   });
 
   it("shows a suspension: who, why, until when", async () => {
