@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Finding } from "../core/findings.js";
@@ -34,12 +33,12 @@ type ParsedFile = { hosts: LoadedHost[]; findings: Finding[] };
 const parsedFiles = new LruCache<ParsedFile>(8);
 
 async function parseHostFileOnce(file: string, text: string, stateDir: string | undefined): Promise<ParsedFile> {
-  const key = createHash("sha256").update(file).update("\0").update(text).digest("hex");
+  // One key for both caches: the state dir's (file, text and the parsing code's identity) serves the process's too.
+  const key = parsedFileKey(file, text);
   const hit = parsedFiles.get(key);
   if (hit) return hit;
   const stored = stateDir ? new ParsedCache(stateDir) : undefined;
-  const storedKey = stored ? parsedFileKey(file, text) : "";
-  const docs = stored?.get(storedKey);
+  const docs = stored?.get(key);
   let parsed: ParsedFile;
   if (docs) {
     parsed = { hosts: docs.map((doc, i) => ({ doc, file, locate: lazyLocator(file, text, i) })), findings: [] };
@@ -47,7 +46,7 @@ async function parseHostFileOnce(file: string, text: string, stateDir: string | 
     const { parseHostFile } = await import("./parse-host-file.js");
     parsed = parseHostFile(file, text);
     if (parsed.findings.length === 0 && parsed.hosts.every((h) => !h.schemaFailed)) {
-      stored?.set(storedKey, parsed.hosts.map((h) => h.doc));
+      stored?.set(key, parsed.hosts.map((h) => h.doc));
       // The same lazy locator as a hit: the YAML syntax tree (a few MB for a large tack.yaml) is not kept for the
       // life of the agent's cache entry unless something asks where a field is.
       parsed = { hosts: parsed.hosts.map((h, i) => ({ ...h, locate: lazyLocator(file, text, i) })), findings: [] };
