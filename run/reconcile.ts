@@ -19,6 +19,7 @@ import { blockingFindings } from "../engine/plan.js";
 import { buildPlan, observedOwners } from "../engine/planner.js";
 import { connectKinds, observeKinds } from "../engine/observe.js";
 import { buildSteps, type Step } from "../engine/steps.js";
+import { revisionFiles } from "./revision-files.js";
 import { unchangedRuntimeKinds } from "./unchanged-runtime.js";
 import type { Inventory } from "../core/inventory.js";
 
@@ -110,21 +111,15 @@ export async function planLive(resolved: ResolvedHost, revision: string, ctx: Re
 export async function dirRevision(dir: string): Promise<string> {
   const h = createHash("sha256");
   let total = 0;
-  const walk = async (rel: string): Promise<void> => {
-    const entries = (await readdir(path.join(dir, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-    for (const e of entries) {
-      if (e.name === ".git") continue;
-      const p = path.join(rel, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        const st = await stat(path.join(dir, p));
-        total += st.size;
-        if (total > MAX_SNAPSHOT_BYTES) throw new UserError(`the desired-state directory ${dir} is over ${MAX_SNAPSHOT_BYTES} bytes`);
-        h.update(p + "\0").update(await readFile(path.join(dir, p))).update("\0");
-      } else if (e.isSymbolicLink()) h.update(p + "\0symlink\0");
+  for await (const { rel, abs, entry } of revisionFiles(dir)) {
+    if (entry.isSymbolicLink()) {
+      h.update(rel + "\0symlink\0");
+      continue;
     }
-  };
-  await walk(".");
+    total += (await stat(abs)).size;
+    if (total > MAX_SNAPSHOT_BYTES) throw new UserError(`the desired-state directory ${dir} is over ${MAX_SNAPSHOT_BYTES} bytes`);
+    h.update(rel + "\0").update(await readFile(abs)).update("\0");
+  }
   return "dir-" + h.digest("hex").slice(0, 12);
 }
 

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { readFile, readlink } from "node:fs/promises";
 import path from "node:path";
 import type { ResourceKind } from "../core/refs.js";
 import type { ResolvedHost } from "../core/resources.js";
 import { KINDS } from "../kinds/index.js";
+import { revisionFiles } from "./revision-files.js";
 
 /**
  * The agent's fast path for a commit that leaves the runtimes alone (an edge-only change, issue 18): when every
@@ -54,17 +55,11 @@ const isDesiredStateFile = (rel: string) => rel === "tack.yaml" || /^hosts\/[^/]
 /** Content hash of every file but the desired-state YAML, by path; undefined if something cannot be read. */
 async function otherFiles(dir: string): Promise<Map<string, string> | undefined> {
   const out = new Map<string, string>();
-  const walk = async (rel: string): Promise<void> => {
-    for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${e.name}` : e.name;
-      if (e.name === ".git") continue;
-      if (e.isDirectory()) await walk(p);
-      else if (e.isSymbolicLink()) out.set(p, `link ${await readlink(path.join(dir, p))}`); // snapshots keep links as links
-      else if (e.isFile() && !isDesiredStateFile(p)) out.set(p, createHash("sha256").update(await readFile(path.join(dir, p))).digest("hex"));
-    }
-  };
   try {
-    await walk("");
+    for await (const { rel, abs, entry } of revisionFiles(dir)) {
+      if (entry.isSymbolicLink()) out.set(rel, `link ${await readlink(abs)}`); // snapshots keep links as links
+      else if (!isDesiredStateFile(rel)) out.set(rel, createHash("sha256").update(await readFile(abs)).digest("hex"));
+    }
     return out;
   } catch {
     return undefined;
