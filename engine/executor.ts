@@ -62,6 +62,29 @@ async function runGate(gate: Gate, opts: ExecuteOptions): Promise<string> {
 }
 
 /**
+ * Work the executor does between steps (a kind's prepare, the wait for settles), journaled like a runtime-start step:
+ * a failure is recorded on its row and stops the run with an ApplyError naming the resource (the error's own, or
+ * `refOf`'s).
+ */
+async function journaled(
+  opts: ExecuteOptions,
+  applied: ResourceRef[],
+  entry: { description: string; refs: string[] },
+  refOf: () => ResourceRef | undefined,
+  work: () => Promise<void>,
+): Promise<void> {
+  const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", ...entry });
+  try {
+    await work();
+    opts.journal.finishStep(opts.runId, seq, "done");
+  } catch (err) {
+    opts.journal.finishStep(opts.runId, seq, "failed", errorMessage(err));
+    const ref = err instanceof ApplyError ? err.ref : refOf();
+    throw new ApplyError(errorMessage(err), { phase: "runtime-start", applied, cause: err, ...(ref ? { ref } : {}) });
+  }
+}
+
+/**
  * Before the lanes run: each runtime kind's `prepare` (LiveDriver) over the start changes of every lane, journaled
  * like a step. systemd verifies every new unit file in one call and installs them with one daemon-reload here, so
  * an invalid file stops the run before any scope moved, and the lanes' calls only enable and start.
@@ -71,20 +94,13 @@ async function prepareLanes(lanes: Lane[], opts: ExecuteOptions, applied: Resour
   for (const kind of new Set(starts.map((s) => s.kind!))) {
     const driver = opts.drivers[kind];
     if (!driver?.prepare) continue;
+    const prepare = driver.prepare.bind(driver);
     const mine = starts.filter((s) => s.kind === kind);
     const changes = mine.flatMap((s) => s.changes);
     if (opts.signal?.aborted) throw new ApplyError("stopped by a signal before the lanes", { phase: "runtime-start", applied, cause: new AbortedError("aborted") });
     const refs = changes.map((c) => journalRef(c.ref));
     const description = `runtime-start: prepare ${kind} for ${mine.length} scope(s) ahead of their lanes: ${listSome(refs, 4)}`;
-    const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description, refs });
-    try {
-      await driver.prepare(changes);
-      opts.journal.finishStep(opts.runId, seq, "done");
-    } catch (err) {
-      opts.journal.finishStep(opts.runId, seq, "failed", errorMessage(err));
-      const ref = err instanceof ApplyError ? err.ref : changes[0]?.ref;
-      throw new ApplyError(errorMessage(err), { phase: "runtime-start", applied, cause: err, ...(ref ? { ref } : {}) });
-    }
+    await journaled(opts, applied, { description, refs }, () => changes[0]?.ref, () => prepare(changes));
   }
 }
 
@@ -102,17 +118,14 @@ interface PendingSettle {
 async function awaitSettles(settles: PendingSettle[], opts: ExecuteOptions, applied: ResourceRef[]): Promise<void> {
   if (settles.length === 0) return;
   const refs = [...new Set(settles.flatMap((s) => s.step.changes.map((c) => journalRef(c.ref))))];
-  const seq = opts.journal.startStep(opts.runId, { phase: "runtime-start", description: `runtime-start: started units still running: ${listSome(refs, 4)}`, refs });
-  const outcomes = await Promise.allSettled(settles.map((s) => s.settled));
-  const failed = outcomes.findIndex((o) => o.status === "rejected");
-  if (failed < 0) {
-    opts.journal.finishStep(opts.runId, seq, "done");
-    return;
-  }
-  const err = (outcomes[failed] as PromiseRejectedResult).reason as unknown;
-  opts.journal.finishStep(opts.runId, seq, "failed", errorMessage(err));
-  const ref = err instanceof ApplyError ? err.ref : settles[failed]!.step.changes[0]?.ref;
-  throw new ApplyError(errorMessage(err), { phase: "runtime-start", applied, cause: err, ...(ref ? { ref } : {}) });
+  let failedRef: ResourceRef | undefined;
+  await journaled(opts, applied, { description: `runtime-start: started units still running: ${listSome(refs, 4)}`, refs }, () => failedRef, async () => {
+    const outcomes = await Promise.allSettled(settles.map((s) => s.settled));
+    const failed = outcomes.findIndex((o) => o.status === "rejected");
+    if (failed < 0) return;
+    failedRef = settles[failed]!.step.changes[0]?.ref;
+    throw (outcomes[failed] as PromiseRejectedResult).reason;
+  });
 }
 
 /** Scope lanes running at once (scope-lanes.ts): enough to overlap starts and gates, few enough for a small host. */
